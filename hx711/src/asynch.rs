@@ -1,0 +1,87 @@
+//! Async reads: `DOUT` is awaited through `embedded_hal_async::digital::Wait`, raced against
+//! an async deadline. The clock pulses themselves run synchronously: no `.await` ever lands
+//! between two `PD_SCK` edges, so an executor cannot stretch a pulse into a power-down.
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::{InputPin, OutputPin};
+use embedded_hal_async::delay::DelayNs as AsyncDelayNs;
+use embedded_hal_async::digital::Wait;
+
+use crate::config::{SETTLING_CONVERSIONS, SettlePolicy};
+use crate::driver::{Clock, Hx711, Res};
+use crate::error::Error;
+use crate::sample::Sample;
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Poll two futures, return the first to finish (the left one wins ties).
+async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+impl<DOUT, SCK, D, C> Hx711<DOUT, SCK, D, C>
+where
+    DOUT: InputPin + Wait,
+    SCK: OutputPin,
+    D: DelayNs + AsyncDelayNs,
+    C: Clock,
+{
+    /// Await a conversion with the configured deadline and read it; unsettled conversions
+    /// are handled by the settle policy as in [`read`](Hx711::read).
+    pub async fn read_async(&mut self) -> Res<Sample, DOUT, SCK> {
+        let timeout = self.config.ready_timeout();
+        self.read_async_with_timeout(timeout).await
+    }
+
+    /// Like [`read_async`](Self::read_async) with an explicit deadline per conversion.
+    pub async fn read_async_with_timeout(&mut self, timeout_us: u32) -> Res<Sample, DOUT, SCK> {
+        for _ in 0..(SETTLING_CONVERSIONS + 2) {
+            self.wait_ready_async(timeout_us).await?;
+            let sample = self.frame()?;
+            if sample.settled || self.config.settle == SettlePolicy::Flag {
+                return Ok(sample);
+            }
+        }
+        Err(Error::Timeout)
+    }
+
+    /// Await `DOUT` low, at most `timeout_us`.
+    pub async fn wait_ready_async(&mut self, timeout_us: u32) -> Res<(), DOUT, SCK> {
+        if self.powered_down {
+            return Err(Error::PoweredDown);
+        }
+        self.sck.set_low().map_err(Error::Output)?;
+        if self.dout.is_low().map_err(Error::Input)? {
+            return Ok(());
+        }
+        let dout = &mut self.dout;
+        let delay = &mut self.delay;
+        match select(
+            dout.wait_for_low(),
+            AsyncDelayNs::delay_us(delay, timeout_us),
+        )
+        .await
+        {
+            Either::Left(r) => r.map_err(Error::Input),
+            Either::Right(()) => Err(Error::Timeout),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "async")]
+mod asynch;
+pub mod calibration;
+pub mod config;
+mod driver;
+mod error;
+pub mod filter;
+mod mode;
+mod sample;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use calibration::{Calibration, CalibrationError, ChannelCalibration};
+pub use config::{Config, Protection, Rate, Revision, SettlePolicy, Timing, TimingError};
+pub use driver::{Clock, Hx711, NoClock};
+pub use error::Error;
+pub use mode::{Channel, Gain, Mode};
+pub use sample::{MAX_RAW, MIN_RAW, Sample, Saturation, decode};

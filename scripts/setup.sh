@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks: rustup targets and components, the pinned AVR nightly,
+# and the Debian packages the tests use. Safe to run again: everything is skipped when present.
+set -euo pipefail
+
+AVR_NIGHTLY=nightly-2026-05-20
+
+installed_targets=$(rustup target list --installed)
+for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+    grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+done
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+if ! rustup run "$AVR_NIGHTLY" rustc --version >/dev/null 2>&1; then
+    rustup toolchain install "$AVR_NIGHTLY" --profile minimal --component rust-src
+fi
+rustup component list --toolchain "$AVR_NIGHTLY" --installed | grep -q '^rust-src' \
+    || rustup component add rust-src --toolchain "$AVR_NIGHTLY"
+
+need=()
+command -v avr-gcc >/dev/null || need+=(gcc-avr avr-libc binutils-avr)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    else
+        echo "setup: please install: ${need[*]} (apt-get, as root)" >&2
+    fi
+fi

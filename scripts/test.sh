@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, tests (all and default features), docs, no_std
+# builds of every library for thumbv6m, thumbv7em and avr-none, and publish dry-runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+AVR_NIGHTLY=nightly-2026-05-20
+LIBS=(-p avia-hx711)
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all --check
+step "clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+step "tests, all features"
+cargo test --workspace --all-features
+step "tests, default features"
+cargo test --workspace
+step "docs"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
+for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+    step "no_std build for $t"
+    cargo build "${LIBS[@]}" --target "$t" --features async,defmt
+done
+step "no_std build for avr-none (atmega328p)"
+CARGO_TARGET_DIR=target/avr RUSTFLAGS="-C target-cpu=atmega328p" \
+    cargo +"$AVR_NIGHTLY" build "${LIBS[@]}" --target avr-none -Z build-std=core --release
+step "publish dry-run"
+cargo publish --dry-run --allow-dirty -p avia-hx711
+step "all green"
