@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 AVR_NIGHTLY=nightly-2026-05-20
-LIBS=(-p avia-hx711)
+LIBS=(-p avia-hx711 -p esp-at)
+NOSTD_FEATURES=avia-hx711/async,avia-hx711/defmt,esp-at/async,esp-at/defmt,esp-at/nal
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -22,11 +23,12 @@ step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     step "no_std build for $t"
-    cargo build "${LIBS[@]}" --target "$t" --features async,defmt
+    cargo build "${LIBS[@]}" --target "$t" --features "$NOSTD_FEATURES"
 done
 step "no_std build for avr-none (atmega328p)"
 CARGO_TARGET_DIR=target/avr RUSTFLAGS="-C target-cpu=atmega328p" \
     cargo +"$AVR_NIGHTLY" build "${LIBS[@]}" --target avr-none -Z build-std=core --release
 step "publish dry-run"
 cargo publish --dry-run --allow-dirty -p avia-hx711
+cargo publish --dry-run --allow-dirty -p esp-at
 step "all green"

@@ -1,0 +1,150 @@
+//! The async front end over `embedded_io_async` `Read + Write`, with an async delay for
+//! deadlines. The same operations as the blocking front end, from the same source.
+//!
+//! A read is raced against the deadline and dropped when the deadline wins: use a UART whose
+//! `read` is cancel-safe (embassy's buffered UARTs are).
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
+
+use embedded_hal::digital::OutputPin;
+use embedded_hal_async::delay::DelayNs;
+use embedded_io_async::{Read, Write};
+
+use crate::client::{Config, NoPin, Pending, operations};
+use crate::command::wifi::{Ipv4, WifiMode};
+use crate::command::{Basic, Command, MAX_COMMAND_LEN, TcpIp, Wifi, encode, tcpip::Transport};
+use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
+use crate::dialect::{Capabilities, Version};
+use crate::error::Error;
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The async driver.
+pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
+    io: T,
+    delay: D,
+    reset: P,
+    core: Core<RX>,
+    config: Config,
+}
+
+impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX>
+where
+    T: Read + Write,
+    D: DelayNs,
+{
+    /// A driver over a UART and an async delay. Sends nothing until the first call.
+    pub fn new(io: T, delay: D, config: Config) -> Self {
+        EspAt::with_reset_pin(io, delay, NoPin, config)
+    }
+}
+
+impl<T, D, P, const RX: usize> EspAt<T, D, P, RX>
+where
+    T: Read + Write,
+    D: DelayNs,
+    P: OutputPin,
+{
+    /// A driver with the module's reset line.
+    pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
+        let caps = match config.firmware {
+            Some(v) => v.capabilities(),
+            None => Capabilities::default(),
+        };
+        EspAt {
+            io,
+            delay,
+            reset,
+            core: Core::new(caps),
+            config,
+        }
+    }
+
+    /// Give back the UART, the delay and the reset pin.
+    pub fn release(self) -> (T, D, P) {
+        (self.io, self.delay, self.reset)
+    }
+
+    /// The driver's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Pulse the reset line, wait for `ready`, re-initialise.
+    pub async fn hard_reset(&mut self) -> Result<Version, Error<T::Error>> {
+        self.reset.set_low().map_err(|_| Error::ResetPin)?;
+        self.delay.delay_ms(20).await;
+        self.core.clear_rx();
+        self.reset.set_high().map_err(|_| Error::ResetPin)?;
+        let mut txn = Txn::new(Final::Ready);
+        let t = self.config.reset_timeout_ms;
+        self.wait(&mut txn, t).await?;
+        self.init().await
+    }
+
+    async fn send_command(&mut self, cmd: &Command<'_>) -> Result<(), Error<T::Error>> {
+        let mut buf = [0u8; MAX_COMMAND_LEN];
+        let n = encode(cmd, &self.core.caps, &mut buf)?;
+        self.io
+            .write_all(buf.get(..n).unwrap_or(&[]))
+            .await
+            .map_err(Error::Io)?;
+        self.io.flush().await.map_err(Error::Io)
+    }
+
+    async fn write_data(&mut self, data: &[u8]) -> Result<(), Error<T::Error>> {
+        self.io.write_all(data).await.map_err(Error::Io)?;
+        self.io.flush().await.map_err(Error::Io)
+    }
+
+    async fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
+        let budget_us = u64::from(timeout_ms.max(1)) * 1_000;
+        let us_per_byte = 10_000_000 / u64::from(self.config.baud.max(1));
+        let mut spent: u64 = 0;
+        loop {
+            if let Step::Done(r) = self.core.step::<T::Error>(txn) {
+                return r;
+            }
+            if spent >= budget_us {
+                return if txn.done_on == Final::Never {
+                    Ok(())
+                } else {
+                    Err(Error::Timeout)
+                };
+            }
+            let left = (budget_us - spent).min(u64::from(u32::MAX)) as u32;
+            let space = self.core.free_space();
+            match select(self.io.read(space), self.delay.delay_us(left)).await {
+                Either::Left(r) => {
+                    let n = r.map_err(Error::Io)?;
+                    self.core.advance(n);
+                    // at least one poll interval per read, so a stream of bytes cannot stall the clock
+                    spent += (n as u64 * us_per_byte).max(u64::from(self.config.poll_us.max(1)));
+                }
+                Either::Right(()) => spent = budget_us,
+            }
+        }
+    }
+
+    operations!(async; .await);
+}

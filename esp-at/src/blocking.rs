@@ -1,0 +1,154 @@
+//! The blocking front end over `embedded_io` `Read + Write + ReadReady`.
+//!
+//! Every call has a deadline. Time is accounted from the driver's own idle waits plus the
+//! transmission time of the bytes received at the configured baud rate, so a silent modem
+//! times out and a babbling one cannot keep a call alive forever.
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::OutputPin;
+use embedded_io::{Read, ReadReady, Write};
+
+use crate::client::{Config, NoPin, Pending, operations};
+use crate::command::wifi::{Ipv4, WifiMode};
+use crate::command::{
+    Basic, CmdError, Command, Counter, Sink, TcpIp, Wifi, encode_to, tcpip::Transport,
+};
+use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
+use crate::dialect::{Capabilities, Version};
+use crate::error::Error;
+
+/// The driver. `RX` is the receive buffer (default 256 bytes: the longest AT line plus
+/// headroom; 128 fits an Arduino Uno when payload reads are kept small).
+pub struct EspAt<T, D, P = NoPin, const RX: usize = 256> {
+    io: T,
+    delay: D,
+    reset: P,
+    core: Core<RX>,
+    config: Config,
+}
+
+struct UartSink<'a, T: Write> {
+    io: &'a mut T,
+    err: Option<T::Error>,
+}
+
+impl<T: Write> Sink for UartSink<'_, T> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
+        self.io.write_all(bytes).map_err(|e| {
+            self.err = Some(e);
+            CmdError::TooLong
+        })
+    }
+}
+
+impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX>
+where
+    T: Read + Write + ReadReady,
+    D: DelayNs,
+{
+    /// A driver over a UART and a delay. Sends nothing until the first call.
+    pub fn new(io: T, delay: D, config: Config) -> Self {
+        EspAt::with_reset_pin(io, delay, NoPin, config)
+    }
+}
+
+impl<T, D, P, const RX: usize> EspAt<T, D, P, RX>
+where
+    T: Read + Write + ReadReady,
+    D: DelayNs,
+    P: OutputPin,
+{
+    /// A driver with the module's `RST` (or `EN`/`CH_PD`) line on `reset`, for
+    /// [`hard_reset`](Self::hard_reset).
+    pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
+        let caps = match config.firmware {
+            Some(v) => v.capabilities(),
+            None => Capabilities::default(),
+        };
+        EspAt {
+            io,
+            delay,
+            reset,
+            core: Core::new(caps),
+            config,
+        }
+    }
+
+    /// Give back the UART, the delay and the reset pin.
+    pub fn release(self) -> (T, D, P) {
+        (self.io, self.delay, self.reset)
+    }
+
+    /// Hold the reset line low for 20 ms, release it, wait for `ready`, then
+    /// [`init`](Self::init). The way out when the module stops answering.
+    pub fn hard_reset(&mut self) -> Result<Version, Error<T::Error>> {
+        self.reset.set_low().map_err(|_| Error::ResetPin)?;
+        self.delay.delay_ms(20);
+        self.core.clear_rx();
+        self.reset.set_high().map_err(|_| Error::ResetPin)?;
+        let mut txn = Txn::new(Final::Ready);
+        let t = self.config.reset_timeout_ms;
+        self.wait(&mut txn, t)?;
+        self.init()
+    }
+
+    fn send_command(&mut self, cmd: &Command<'_>) -> Result<(), Error<T::Error>> {
+        // validate completely before the first byte goes out
+        encode_to(cmd, &self.core.caps, &mut Counter::default())?;
+        let mut sink = UartSink {
+            io: &mut self.io,
+            err: None,
+        };
+        let r = encode_to(cmd, &self.core.caps, &mut sink);
+        if let Some(e) = sink.err {
+            return Err(Error::Io(e));
+        }
+        r?;
+        self.io.flush().map_err(Error::Io)
+    }
+
+    fn write_data(&mut self, data: &[u8]) -> Result<(), Error<T::Error>> {
+        self.io.write_all(data).map_err(Error::Io)?;
+        self.io.flush().map_err(Error::Io)
+    }
+
+    /// Process events until `txn` completes or `timeout_ms` passes. With `Final::Never`,
+    /// returns `Ok` once the UART has been drained and the time is up.
+    fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
+        let budget_us = u64::from(timeout_ms) * 1_000;
+        let us_per_byte = 10_000_000 / u64::from(self.config.baud.max(1));
+        let mut spent: u64 = 0;
+        loop {
+            if let Step::Done(r) = self.core.step::<T::Error>(txn) {
+                return r;
+            }
+            if self.io.read_ready().map_err(Error::Io)? {
+                let n = self.io.read(self.core.free_space()).map_err(Error::Io)?;
+                self.core.advance(n);
+                spent += n as u64 * us_per_byte;
+                if spent < budget_us || n > 0 {
+                    continue;
+                }
+            }
+            if spent >= budget_us {
+                return if txn.done_on == Final::Never {
+                    Ok(())
+                } else {
+                    Err(Error::Timeout)
+                };
+            }
+            let step = self.config.poll_us.max(1);
+            self.delay.delay_us(step);
+            spent += u64::from(step);
+        }
+    }
+
+    operations!(;);
+}
+
+impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
+    /// The driver's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}

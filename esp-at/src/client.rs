@@ -1,0 +1,468 @@
+//! The driver: one set of operations, generated for a blocking and an async front end.
+
+use crate::command::wifi::Ipv4;
+use crate::dialect::Version;
+
+/// Largest payload of one `AT+CIPSEND`.
+pub const MAX_SEND: usize = 2048;
+
+/// Driver settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// UART baud rate: used to account for time spent receiving.
+    pub baud: u32,
+    /// Deadline of ordinary commands, ms.
+    pub command_timeout_ms: u32,
+    /// Deadline of `AT+CWJAP`, ms (the firmware's own default is 15 s).
+    pub join_timeout_ms: u32,
+    /// Deadline of `AT+CIPSTART`, ms.
+    pub connect_timeout_ms: u32,
+    /// Deadline of a send (prompt plus `SEND OK`), ms.
+    pub send_timeout_ms: u32,
+    /// Deadline for `ready` after a reset, ms.
+    pub reset_timeout_ms: u32,
+    /// How often a `busy` answer is retried.
+    pub busy_retries: u8,
+    /// Pause before retrying after `busy`, ms.
+    pub busy_backoff_ms: u32,
+    /// Idle wait between UART polls, µs.
+    pub poll_us: u32,
+    /// The firmware version, if known; otherwise it is read with `AT+GMR` by `init`.
+    pub firmware: Option<Version>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            baud: 115_200,
+            command_timeout_ms: 2_000,
+            join_timeout_ms: 20_000,
+            connect_timeout_ms: 10_000,
+            send_timeout_ms: 5_000,
+            reset_timeout_ms: 6_000,
+            busy_retries: 5,
+            busy_backoff_ms: 200,
+            poll_us: 500,
+            firmware: None,
+        }
+    }
+}
+
+/// A pin that does nothing: for boards without a reset line to the module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPin;
+
+impl embedded_hal::digital::ErrorType for NoPin {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_hal::digital::OutputPin for NoPin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// What `AT+CIPRECVLEN?` and the `+IPD` notifications say is waiting, per link.
+pub type Pending = [u32; crate::core::MAX_LINKS];
+
+pub(crate) fn parse_ip(line: &[u8]) -> Option<Ipv4> {
+    // ...:"a.b.c.d" or ...:a.b.c.d
+    let start = line.iter().position(|&b| b.is_ascii_digit())?;
+    let tail = line.get(start..)?;
+    let mut out = [0u8; 4];
+    let mut idx = 0;
+    let mut cur: u16 = 0;
+    let mut have = false;
+    for &b in tail {
+        if b.is_ascii_digit() {
+            cur = cur * 10 + u16::from(b - b'0');
+            if cur > 255 {
+                return None;
+            }
+            have = true;
+        } else if b == b'.' && have && idx < 3 {
+            *out.get_mut(idx)? = cur as u8;
+            idx += 1;
+            cur = 0;
+            have = false;
+        } else {
+            break;
+        }
+    }
+    if idx != 3 || !have {
+        return None;
+    }
+    *out.get_mut(3)? = cur as u8;
+    Some(out)
+}
+
+pub(crate) fn parse_recvlen(line: &[u8]) -> Pending {
+    let mut out = [0u32; crate::core::MAX_LINKS];
+    let Some(rest) = line.strip_prefix(b"+CIPRECVLEN:") else {
+        return out;
+    };
+    for (slot, field) in out.iter_mut().zip(rest.split(|&b| b == b',')) {
+        let mut v: u32 = 0;
+        let mut ok = !field.is_empty();
+        for &d in field {
+            if d.is_ascii_digit() {
+                v = v.saturating_mul(10).saturating_add(u32::from(d - b'0'));
+            } else {
+                ok = false; // "-1" for inactive links on 2.x
+            }
+        }
+        *slot = if ok { v } else { 0 };
+    }
+    out
+}
+
+/// Operations shared by both front ends. `$aw` is `.await` for the async one, nothing for the
+/// blocking one.
+macro_rules! operations {
+    ($($async_kw:ident)? ; $($aw:tt)*) => {
+        /// The module's state as far as URCs told it.
+        pub fn wifi_state(&self) -> WifiState {
+            self.core.wifi
+        }
+
+        /// Diagnostics counters.
+        pub fn stats(&self) -> Stats {
+            self.core.stats
+        }
+
+        /// The capabilities in use (from `AT+GMR` or the configuration).
+        pub fn capabilities(&self) -> Capabilities {
+            self.core.caps
+        }
+
+        /// `true` if the handle still refers to an open link.
+        pub fn is_open(&self, link: Link) -> bool {
+            self.core.check(link)
+        }
+
+        /// Bytes known to be waiting in the module for `link`.
+        pub fn pending(&self, link: Link) -> u32 {
+            if !self.core.check(link) {
+                return 0;
+            }
+            self.core.links.get(usize::from(link.id)).map_or(0, |s| s.pending)
+        }
+
+        /// Send one command and wait for its final answer, retrying on `busy`.
+        $($async_kw)? fn run(&mut self, cmd: &Command<'_>, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
+            let mut tries = 0u8;
+            loop {
+                self.send_command(cmd) $($aw)* ?;
+                match self.wait(txn, timeout_ms) $($aw)* {
+                    Err(Error::Busy) if tries < self.config.busy_retries => {
+                        tries += 1;
+                        // let the running command finish; its late answer is drained here
+                        let mut idle = Txn::new(Final::Never);
+                        let _ = self.wait(&mut idle, self.config.busy_backoff_ms) $($aw)*;
+                    }
+                    other => return other,
+                }
+            }
+        }
+
+        /// Simple command expecting `OK`.
+        $($async_kw)? fn simple(&mut self, cmd: Command<'_>) -> Result<(), Error<T::Error>> {
+            let mut txn = Txn::new(Final::Ok);
+            let t = self.config.command_timeout_ms;
+            self.run(&cmd, &mut txn, t) $($aw)*
+        }
+
+        /// Bring the module into the state the driver relies on: echo off, firmware version read,
+        /// nothing stored in flash (2.x), several links, passive receive. Also called
+        /// automatically after the module rebooted.
+        pub $($async_kw)? fn init(&mut self) -> Result<Version, Error<T::Error>> {
+            // drain boot noise, then make sure the module listens
+            let mut idle = Txn::new(Final::Never);
+            let _ = self.wait(&mut idle, 0) $($aw)*;
+            let mut alive = false;
+            for _ in 0..3 {
+                match self.simple(Basic::At.into()) $($aw)* {
+                    Ok(()) => {
+                        alive = true;
+                        break;
+                    }
+                    Err(Error::Timeout) | Err(Error::Failed) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !alive {
+                return Err(Error::Timeout);
+            }
+            self.simple(Basic::EchoOff.into()) $($aw)* ?;
+            let version = match self.config.firmware {
+                Some(v) => v,
+                None => {
+                    let mut txn = Txn::new(Final::Ok).capture(b"AT version:");
+                    let t = self.config.command_timeout_ms;
+                    self.run(&Basic::Version.into(), &mut txn, t) $($aw)* ?;
+                    Version::parse_gmr_line(&txn.captured).ok_or(Error::Protocol)?
+                }
+            };
+            self.core.caps = version.capabilities();
+            if self.core.caps.sysstore {
+                self.simple(Basic::SysStore(false).into()) $($aw)* ?;
+            }
+            self.simple(TcpIp::Mux(true).into()) $($aw)* ?;
+            self.simple(TcpIp::RecvMode { passive: true }.into()) $($aw)* ?;
+            self.core.needs_init = false;
+            Ok(version)
+        }
+
+        $($async_kw)? fn ensure_init(&mut self) -> Result<(), Error<T::Error>> {
+            if self.core.needs_init {
+                self.init() $($aw)* ?;
+            }
+            Ok(())
+        }
+
+        /// Soft reset (`AT+RST`) and wait for `ready`, then [`init`](Self::init). Every link
+        /// handle becomes stale.
+        pub $($async_kw)? fn restart(&mut self) -> Result<Version, Error<T::Error>> {
+            let mut txn = Txn::new(Final::Ready);
+            let t = self.config.reset_timeout_ms;
+            self.run(&Basic::Restart.into(), &mut txn, t) $($aw)* ?;
+            self.init() $($aw)*
+        }
+
+        /// Process whatever the module sent (URCs: closes, data notifications, Wi-Fi state,
+        /// reboots) without sending anything. Re-initialises after a reboot.
+        pub $($async_kw)? fn poll(&mut self) -> Result<(), Error<T::Error>> {
+            let mut idle = Txn::new(Final::Never);
+            self.wait(&mut idle, 0) $($aw)* ?;
+            if self.core.needs_init && self.core.stats.reboots > 0 {
+                self.init() $($aw)* ?;
+            }
+            Ok(())
+        }
+
+        /// Set station, SoftAP or both.
+        pub $($async_kw)? fn set_mode(&mut self, mode: WifiMode) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            self.simple(Wifi::SetMode(mode).into()) $($aw)*
+        }
+
+        /// Join an access point as a station (sets station mode first). Typed errors from
+        /// `+CWJAP:<n>`: timeout, wrong password, AP not found, connect failed.
+        pub $($async_kw)? fn join(&mut self, ssid: &str, password: &str) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let cmd: Command<'_> = Wifi::Join { ssid, password, bssid: None }.into();
+            // validate before changing the mode
+            crate::command::encode_to(&cmd, &self.core.caps, &mut crate::command::Counter::default())?;
+            self.simple(Wifi::SetMode(WifiMode::Station).into()) $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok);
+            let t = self.config.join_timeout_ms;
+            self.run(&cmd, &mut txn, t) $($aw)* ?;
+            self.core.wifi = WifiState { connected: true, got_ip: true };
+            Ok(())
+        }
+
+        /// Leave the access point.
+        pub $($async_kw)? fn leave(&mut self) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            self.simple(Wifi::Quit.into()) $($aw)* ?;
+            self.core.wifi = WifiState::default();
+            Ok(())
+        }
+
+        /// Start a SoftAP (the setup mode): an open network when `password` is empty.
+        pub $($async_kw)? fn start_soft_ap(&mut self, ssid: &str, password: &str, channel: u8) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let cmd: Command<'_> = Wifi::SoftAp { ssid, password, channel, encryption: $crate::command::wifi::Encryption::Wpa2Psk }.into();
+            crate::command::encode_to(&cmd, &self.core.caps, &mut crate::command::Counter::default())?;
+            self.simple(Wifi::SetMode(WifiMode::SoftAp).into()) $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok);
+            let t = self.config.join_timeout_ms;
+            self.run(&cmd, &mut txn, t) $($aw)*
+        }
+
+        /// Static station address (turns the DHCP client off).
+        pub $($async_kw)? fn set_static_ip(&mut self, ip: Ipv4, gateway: Ipv4, netmask: Ipv4) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            self.simple(Wifi::StationIp { ip, gateway, netmask }.into()) $($aw)*
+        }
+
+        /// Turn the station's DHCP client on or off.
+        pub $($async_kw)? fn set_dhcp(&mut self, enable: bool) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            self.simple(Wifi::Dhcp { station: true, enable }.into()) $($aw)*
+        }
+
+        /// The station's IPv4 address (`AT+CIFSR`).
+        pub $($async_kw)? fn local_ip(&mut self) -> Result<Ipv4, Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok).capture(b"+CIFSR:STAIP");
+            let t = self.config.command_timeout_ms;
+            self.run(&TcpIp::LocalAddress.into(), &mut txn, t) $($aw)* ?;
+            $crate::client::parse_ip(&txn.captured).ok_or(Error::Protocol)
+        }
+
+        /// Resolve a host name (`AT+CIPDOMAIN`).
+        pub $($async_kw)? fn resolve(&mut self, host: &str) -> Result<Ipv4, Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok).capture(b"+CIPDOMAIN:");
+            let t = self.config.connect_timeout_ms;
+            match self.run(&TcpIp::Domain(host).into(), &mut txn, t) $($aw)* {
+                Ok(()) => $crate::client::parse_ip(&txn.captured).ok_or(Error::Dns),
+                Err(Error::Failed) => Err(Error::Dns),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Open a TCP, UDP or SSL link to `host:port` on a free link id.
+        pub $($async_kw)? fn connect(&mut self, transport: Transport, host: &str, port: u16) -> Result<Link, Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let id = self.core.free_link().ok_or(Error::NoFreeLink)?;
+            let cmd: Command<'_> = TcpIp::Start { link: Some(id), transport, host, port, extra: None }.into();
+            let mut txn = Txn::new(Final::Ok).link(id);
+            let t = self.config.connect_timeout_ms;
+            match self.run(&cmd, &mut txn, t) $($aw)* {
+                Ok(()) => {}
+                Err(Error::LinkClosed) => return Err(Error::Failed),
+                Err(e) => return Err(e),
+            }
+            let generation = self.core.new_generation();
+            if let Some(s) = self.core.links.get_mut(usize::from(id)) {
+                s.open = true;
+                s.incoming = false;
+                s.generation = generation;
+                s.pending = 0;
+            }
+            Ok(Link { id, generation })
+        }
+
+        /// Send `data` on a link (in chunks of at most 2048 bytes), waiting for `SEND OK`.
+        pub $($async_kw)? fn send(&mut self, link: Link, data: &[u8]) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            for chunk in data.chunks($crate::client::MAX_SEND) {
+                if !self.core.check(link) {
+                    return Err(Error::LinkClosed);
+                }
+                let len = chunk.len() as u16;
+                let mut txn = Txn::new(Final::Prompt).link(link.id);
+                let t = self.config.send_timeout_ms;
+                self.run(&TcpIp::Send { link: Some(link.id), len }.into(), &mut txn, t) $($aw)* ?;
+                self.write_data(chunk) $($aw)* ?;
+                let mut txn = Txn::new(Final::SendOk).link(link.id);
+                self.wait(&mut txn, t) $($aw)* ?;
+            }
+            Ok(())
+        }
+
+        /// Read waiting bytes of a link into `buf` (passive receive). Returns 0 when nothing is
+        /// waiting. A closed link still returns what the module had buffered, then
+        /// `LinkClosed`.
+        pub $($async_kw)? fn recv(&mut self, link: Link, buf: &mut [u8]) -> Result<usize, Error<T::Error>> {
+            self.poll() $($aw)* ?;
+            let Some(slot) = self.core.links.get(usize::from(link.id)).copied() else {
+                return Err(Error::LinkClosed);
+            };
+            if slot.generation != link.generation || (!slot.open && slot.pending == 0) {
+                return Err(Error::LinkClosed);
+            }
+            if slot.pending == 0 || buf.is_empty() {
+                return Ok(0);
+            }
+            let want = buf.len().min($crate::client::MAX_SEND).min(slot.pending as usize) as u16;
+            let mut txn = Txn::new(Final::Ok).link(link.id).recv(buf);
+            let t = self.config.command_timeout_ms;
+            self.run(&TcpIp::RecvData { link: link.id, len: want }.into(), &mut txn, t) $($aw)* ?;
+            let n = txn.received;
+            if n == 0 && let Some(s) = self.core.links.get_mut(usize::from(link.id)) {
+                s.pending = 0;
+            }
+            Ok(n)
+        }
+
+        /// Ask the module how many bytes wait per link (`AT+CIPRECVLEN?`), to recover from a
+        /// lost `+IPD` notification.
+        pub $($async_kw)? fn sync_pending(&mut self) -> Result<Pending, Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok).capture(b"+CIPRECVLEN:");
+            let t = self.config.command_timeout_ms;
+            self.run(&TcpIp::RecvLen.into(), &mut txn, t) $($aw)* ?;
+            let p = $crate::client::parse_recvlen(&txn.captured);
+            for (slot, n) in self.core.links.iter_mut().zip(p.iter()) {
+                slot.pending = *n;
+            }
+            Ok(p)
+        }
+
+        /// Close a link. Closing a stale handle is not an error.
+        pub $($async_kw)? fn close(&mut self, link: Link) -> Result<(), Error<T::Error>> {
+            if !self.core.check(link) {
+                return Ok(());
+            }
+            let mut txn = Txn::new(Final::Ok);
+            let t = self.config.command_timeout_ms;
+            let r = self.run(&TcpIp::Close(Some(link.id)).into(), &mut txn, t) $($aw)*;
+            if let Some(s) = self.core.links.get_mut(usize::from(link.id)) {
+                s.open = false;
+                s.pending = 0;
+            }
+            match r {
+                // "link is not valid": it was already closed
+                Ok(()) | Err(Error::Failed) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Start (`Some(port)`) or stop (`None`) the TCP server (for the setup mode).
+        pub $($async_kw)? fn server(&mut self, port: Option<u16>) -> Result<(), Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            self.simple(TcpIp::Server { port }.into()) $($aw)*
+        }
+
+        /// A client connected to our server since the last call: its link.
+        pub fn accept(&mut self) -> Option<Link> {
+            let id = self.core.links.iter().position(|s| s.incoming)?;
+            let generation = self.core.new_generation();
+            let slot = self.core.links.get_mut(id)?;
+            slot.incoming = false;
+            slot.open = true;
+            slot.generation = generation;
+            Some(Link { id: id as u8, generation })
+        }
+
+        /// Send any command and wait for `OK`; returns the first information line that starts
+        /// with `capture` (empty: none).
+        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: &'static [u8]) -> Result<heapless::Vec<u8, 80>, Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok).capture(capture);
+            let t = self.config.command_timeout_ms;
+            self.run(&cmd, &mut txn, t) $($aw)* ?;
+            Ok(txn.captured)
+        }
+    };
+}
+
+pub(crate) use operations;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_addresses_and_lengths() {
+        assert_eq!(
+            parse_ip(b"+CIFSR:STAIP,\"192.168.4.22\""),
+            Some([192, 168, 4, 22])
+        );
+        assert_eq!(parse_ip(b"+CIPDOMAIN:10.0.0.1"), Some([10, 0, 0, 1]));
+        assert_eq!(parse_ip(b"+CIPDOMAIN:1.2.3"), None);
+        assert_eq!(parse_ip(b"+CIPDOMAIN:300.2.3.4"), None);
+        assert_eq!(
+            parse_recvlen(b"+CIPRECVLEN:5,-1,0,1024,-1"),
+            [5, 0, 0, 1024, 0]
+        );
+        assert_eq!(parse_recvlen(b"garbage"), [0; 5]);
+    }
+}

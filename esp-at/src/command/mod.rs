@@ -1,0 +1,217 @@
+//! AT commands, one module per chapter of Espressif's AT manual, all encoded through one
+//! non-generic path ([`encode`]) so that a firmware pays for command formatting once, however
+//! many commands it uses.
+
+pub mod basic;
+pub mod tcpip;
+pub mod wifi;
+
+use crate::dialect::Capabilities;
+use crate::escape::{StrError, escaped_len, needs_escape};
+
+pub use basic::Basic;
+pub use tcpip::TcpIp;
+pub use wifi::Wifi;
+
+/// Longest command ESP-AT accepts, terminator included (AT manual: 256 bytes).
+pub const MAX_COMMAND_LEN: usize = 256;
+
+/// Why a command could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CmdError {
+    /// A string parameter is invalid.
+    Param(StrError),
+    /// The command does not fit the buffer or ESP-AT's 256-byte limit.
+    TooLong,
+    /// The firmware dialect has no such command.
+    Unsupported,
+}
+
+impl From<StrError> for CmdError {
+    fn from(e: StrError) -> Self {
+        CmdError::Param(e)
+    }
+}
+
+impl core::fmt::Display for CmdError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CmdError::Param(e) => write!(f, "invalid parameter: {e}"),
+            CmdError::TooLong => f.write_str("command longer than 256 bytes"),
+            CmdError::Unsupported => f.write_str("command not supported by this firmware"),
+        }
+    }
+}
+
+impl core::error::Error for CmdError {}
+
+/// Any AT command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Command<'a> {
+    /// Basic AT commands.
+    Basic(Basic),
+    /// Wi-Fi AT commands.
+    Wifi(Wifi<'a>),
+    /// TCP/IP AT commands.
+    TcpIp(TcpIp<'a>),
+}
+
+impl From<Basic> for Command<'_> {
+    fn from(c: Basic) -> Self {
+        Command::Basic(c)
+    }
+}
+impl<'a> From<Wifi<'a>> for Command<'a> {
+    fn from(c: Wifi<'a>) -> Self {
+        Command::Wifi(c)
+    }
+}
+impl<'a> From<TcpIp<'a>> for Command<'a> {
+    fn from(c: TcpIp<'a>) -> Self {
+        Command::TcpIp(c)
+    }
+}
+
+/// Where encoded command bytes go.
+pub trait Sink {
+    /// Append bytes.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError>;
+}
+
+/// Counts bytes without storing them: validates and measures a command.
+#[derive(Debug, Default)]
+pub struct Counter(pub usize);
+
+impl Sink for Counter {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
+        self.0 += bytes.len();
+        Ok(())
+    }
+}
+
+/// A sink over a byte slice.
+#[derive(Debug)]
+pub struct SliceSink<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl<'b> SliceSink<'b> {
+    /// Write into `buf` from its start.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        SliceSink { buf, len: 0 }
+    }
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// `true` when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
+        let end = self.len + bytes.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(CmdError::TooLong)?
+            .copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Encode `cmd` for the firmware described by `caps` into `buf`, `\r\n` included. Returns the
+/// length.
+pub fn encode(cmd: &Command<'_>, caps: &Capabilities, buf: &mut [u8]) -> Result<usize, CmdError> {
+    let mut sink = SliceSink::new(buf);
+    encode_to(cmd, caps, &mut sink)
+}
+
+/// Encode `cmd` into any sink: the single, non-generic path from command to bytes. Checks
+/// every parameter and the 256-byte limit; to avoid sending half a command, encode into a
+/// [`Counter`] first.
+pub fn encode_to(
+    cmd: &Command<'_>,
+    caps: &Capabilities,
+    sink: &mut dyn Sink,
+) -> Result<usize, CmdError> {
+    let mut w = Writer { sink, len: 0 };
+    match cmd {
+        Command::Basic(c) => c.encode(&mut w, caps)?,
+        Command::Wifi(c) => c.encode(&mut w, caps)?,
+        Command::TcpIp(c) => c.encode(&mut w, caps)?,
+    }
+    w.raw(b"\r\n")?;
+    if w.len > MAX_COMMAND_LEN {
+        return Err(CmdError::TooLong);
+    }
+    Ok(w.len)
+}
+
+/// Appends command text to a sink.
+pub(crate) struct Writer<'s> {
+    sink: &'s mut dyn Sink,
+    len: usize,
+}
+
+impl Writer<'_> {
+    pub(crate) fn raw(&mut self, s: &[u8]) -> Result<(), CmdError> {
+        if self.len + s.len() > MAX_COMMAND_LEN {
+            return Err(CmdError::TooLong);
+        }
+        self.sink.put(s)?;
+        self.len += s.len();
+        Ok(())
+    }
+
+    /// `"..."` with ESP-AT escaping.
+    pub(crate) fn quoted(&mut self, s: &str) -> Result<(), CmdError> {
+        if self.len + escaped_len(s) + 2 > MAX_COMMAND_LEN {
+            return Err(CmdError::TooLong);
+        }
+        self.raw(b"\"")?;
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if needs_escape(b) {
+                self.raw(bytes.get(start..i).unwrap_or(&[]))?;
+                self.raw(b"\\")?;
+                start = i;
+            }
+        }
+        self.raw(bytes.get(start..).unwrap_or(&[]))?;
+        self.raw(b"\"")
+    }
+
+    pub(crate) fn num(&mut self, v: u32) -> Result<(), CmdError> {
+        let mut tmp = [0u8; 10];
+        let mut i = tmp.len();
+        let mut v = v;
+        loop {
+            i -= 1;
+            if let Some(slot) = tmp.get_mut(i) {
+                *slot = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+            if v == 0 || i == 0 {
+                break;
+            }
+        }
+        self.raw(tmp.get(i..).unwrap_or(&[]))
+    }
+
+    /// `AT+<name>` plus `_CUR` on NonOS for commands that have the suffix.
+    pub(crate) fn name_cur(&mut self, name: &[u8], caps: &Capabilities) -> Result<(), CmdError> {
+        self.raw(b"AT+")?;
+        self.raw(name)?;
+        if caps.cur_suffix {
+            self.raw(b"_CUR")?;
+        }
+        Ok(())
+    }
+}

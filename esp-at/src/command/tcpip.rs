@@ -1,0 +1,226 @@
+//! TCP/IP AT commands (AT manual chapter "TCP/IP AT Commands"). The driver always runs with
+//! `AT+CIPMUX=1` (link ids 0–4) and passive receive.
+
+use super::{CmdError, Writer};
+use crate::dialect::Capabilities;
+use crate::escape::check_text;
+
+/// Transport of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Transport {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// TLS over TCP (terminated in the module).
+    Ssl,
+}
+
+/// Longest host name accepted in `AT+CIPSTART` / `AT+CIPDOMAIN`.
+pub const HOST_MAX: usize = 64;
+
+/// TCP/IP commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TcpIp<'a> {
+    /// `AT+CIPMUX=<0|1>`: multiple links.
+    Mux(bool),
+    /// `AT+CIPSTART=[<link>,]"<type>","<host>",<port>[,<keepalive or local port>]`.
+    Start {
+        /// Link id (with `CIPMUX=1`).
+        link: Option<u8>,
+        /// Transport.
+        transport: Transport,
+        /// Host name or dotted address.
+        host: &'a str,
+        /// Remote port.
+        port: u16,
+        /// TCP/SSL keep-alive in seconds (0 = off) or the UDP local port.
+        extra: Option<u16>,
+    },
+    /// `AT+CIPSEND=[<link>,]<len>`: announce `len` bytes; the module answers `OK` and `>`.
+    Send {
+        /// Link id.
+        link: Option<u8>,
+        /// Payload length (≤ 2048).
+        len: u16,
+    },
+    /// `AT+CIPCLOSE[=<link>]`.
+    Close(Option<u8>),
+    /// `AT+CIPRECVMODE=<0|1>` (or `AT+CIPRECVTYPE=<link>,<mode>` on v3.3+ when a link is
+    /// given; `5` means all links).
+    RecvMode {
+        /// Passive (`true`) or active `+IPD` pushing (`false`).
+        passive: bool,
+    },
+    /// `AT+CIPRECVLEN?`: bytes waiting per link.
+    RecvLen,
+    /// `AT+CIPRECVDATA=<link>,<len>`: read up to `len` waiting bytes.
+    RecvData {
+        /// Link id.
+        link: u8,
+        /// Most bytes to read.
+        len: u16,
+    },
+    /// `AT+CIPDOMAIN="<host>"`: DNS lookup.
+    Domain(&'a str),
+    /// `AT+CIPSERVER=<1>,<port>` / `AT+CIPSERVER=0`: TCP server (SoftAP setup mode).
+    Server {
+        /// Start (`Some(port)`) or stop (`None`).
+        port: Option<u16>,
+    },
+    /// `AT+CIPSTO=<seconds>`: server-side idle timeout.
+    ServerTimeout(u16),
+    /// `AT+CIFSR`: local addresses.
+    LocalAddress,
+    /// `AT+CIPSTATE?` (2.x) or `AT+CIPSTATUS` (1.x): link states.
+    LinkState,
+    /// `AT+CIPSSLSIZE=<size>` (NonOS only): TLS buffer, 2048–4096.
+    SslSize(u16),
+    /// `AT+CIPSSLCCONF=<link>,<auth>[,<pki>,<ca>]` (2.x+): client TLS verification.
+    SslConfig {
+        /// Link id.
+        link: u8,
+        /// 0 none, 1 client cert, 2 server cert, 3 both.
+        auth_mode: u8,
+    },
+    /// `AT+CIPSSLCSNI=<link>,"<sni>"` (2.x+): server name indication.
+    SslSni {
+        /// Link id.
+        link: u8,
+        /// Server name.
+        name: &'a str,
+    },
+}
+
+fn link_prefix(w: &mut Writer<'_>, link: Option<u8>) -> Result<(), CmdError> {
+    if let Some(l) = link {
+        w.num(u32::from(l))?;
+        w.raw(b",")?;
+    }
+    Ok(())
+}
+
+impl TcpIp<'_> {
+    pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
+        match *self {
+            TcpIp::Mux(on) => w.raw(if on { b"AT+CIPMUX=1" } else { b"AT+CIPMUX=0" }),
+            TcpIp::Start {
+                link,
+                transport,
+                host,
+                port,
+                extra,
+            } => {
+                check_text(host, HOST_MAX)?;
+                if host.is_empty() {
+                    return Err(CmdError::Param(crate::escape::StrError::Empty));
+                }
+                if transport == Transport::Ssl && !(caps.ssl_config || caps.ssl_size) {
+                    return Err(CmdError::Unsupported);
+                }
+                w.raw(b"AT+CIPSTART=")?;
+                link_prefix(w, link)?;
+                w.raw(match transport {
+                    Transport::Tcp => b"\"TCP\",",
+                    Transport::Udp => b"\"UDP\",",
+                    Transport::Ssl => b"\"SSL\",",
+                })?;
+                w.quoted(host)?;
+                w.raw(b",")?;
+                w.num(u32::from(port))?;
+                if let Some(e) = extra {
+                    w.raw(b",")?;
+                    w.num(u32::from(e))?;
+                }
+                Ok(())
+            }
+            TcpIp::Send { link, len } => {
+                w.raw(b"AT+CIPSEND=")?;
+                link_prefix(w, link)?;
+                w.num(u32::from(len))
+            }
+            TcpIp::Close(link) => {
+                w.raw(b"AT+CIPCLOSE")?;
+                if let Some(l) = link {
+                    w.raw(b"=")?;
+                    w.num(u32::from(l))?;
+                }
+                Ok(())
+            }
+            TcpIp::RecvMode { passive } => {
+                if caps.recv_type {
+                    w.raw(if passive {
+                        b"AT+CIPRECVTYPE=5,1"
+                    } else {
+                        b"AT+CIPRECVTYPE=5,0"
+                    })
+                } else {
+                    w.raw(if passive {
+                        b"AT+CIPRECVMODE=1"
+                    } else {
+                        b"AT+CIPRECVMODE=0"
+                    })
+                }
+            }
+            TcpIp::RecvLen => w.raw(b"AT+CIPRECVLEN?"),
+            TcpIp::RecvData { link, len } => {
+                w.raw(b"AT+CIPRECVDATA=")?;
+                w.num(u32::from(link))?;
+                w.raw(b",")?;
+                w.num(u32::from(len))
+            }
+            TcpIp::Domain(host) => {
+                check_text(host, HOST_MAX)?;
+                w.raw(b"AT+CIPDOMAIN=")?;
+                w.quoted(host)
+            }
+            TcpIp::Server { port } => match port {
+                Some(p) => {
+                    w.raw(b"AT+CIPSERVER=1,")?;
+                    w.num(u32::from(p))
+                }
+                None => w.raw(b"AT+CIPSERVER=0"),
+            },
+            TcpIp::ServerTimeout(s) => {
+                w.raw(b"AT+CIPSTO=")?;
+                w.num(u32::from(s))
+            }
+            TcpIp::LocalAddress => w.raw(b"AT+CIFSR"),
+            TcpIp::LinkState => {
+                if caps.cwstate {
+                    w.raw(b"AT+CIPSTATE?")
+                } else {
+                    w.raw(b"AT+CIPSTATUS")
+                }
+            }
+            TcpIp::SslSize(size) => {
+                if !caps.ssl_size {
+                    return Err(CmdError::Unsupported);
+                }
+                w.raw(b"AT+CIPSSLSIZE=")?;
+                w.num(u32::from(size.clamp(2048, 4096)))
+            }
+            TcpIp::SslConfig { link, auth_mode } => {
+                if !caps.ssl_config {
+                    return Err(CmdError::Unsupported);
+                }
+                w.raw(b"AT+CIPSSLCCONF=")?;
+                w.num(u32::from(link))?;
+                w.raw(b",")?;
+                w.num(u32::from(auth_mode.min(3)))
+            }
+            TcpIp::SslSni { link, name } => {
+                if !caps.ssl_config {
+                    return Err(CmdError::Unsupported);
+                }
+                check_text(name, HOST_MAX)?;
+                w.raw(b"AT+CIPSSLCSNI=")?;
+                w.num(u32::from(link))?;
+                w.raw(b",")?;
+                w.quoted(name)
+            }
+        }
+    }
+}

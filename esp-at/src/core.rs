@@ -1,0 +1,434 @@
+//! The protocol core shared by the blocking and async front ends: receive buffer, event
+//! handling, link table and Wi-Fi state. No I/O happens here.
+
+use crate::dialect::Capabilities;
+use crate::digest::{Event, Urc, parse, parse_full};
+use crate::error::{Error, JoinError};
+
+/// Links the firmware supports with `AT+CIPMUX=1` (ids 0–4).
+pub const MAX_LINKS: usize = 5;
+
+/// A handle to an open link. It carries a generation number, so a handle from before a module
+/// reboot (or a close) never reaches a new link that happens to get the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Link {
+    pub(crate) id: u8,
+    pub(crate) generation: u16,
+}
+
+impl Link {
+    /// The link id the module uses (0–4).
+    pub fn id(&self) -> u8 {
+        self.id
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LinkSlot {
+    pub(crate) open: bool,
+    /// Opened by a remote client of our server (setup mode) and not yet taken by `accept`.
+    pub(crate) incoming: bool,
+    pub(crate) generation: u16,
+    pub(crate) pending: u32,
+}
+
+/// Station state as told by the module's URCs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct WifiState {
+    /// `WIFI CONNECTED` seen (and no `WIFI DISCONNECT` since).
+    pub connected: bool,
+    /// `WIFI GOT IP` seen.
+    pub got_ip: bool,
+}
+
+/// Counters for diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stats {
+    /// Module reboots seen (`ready`).
+    pub reboots: u32,
+    /// Bytes discarded as noise (boot log, garbled bytes, over-long lines).
+    pub noise_bytes: u32,
+    /// Active-mode `+IPD` payload bytes dropped (the driver uses passive receive).
+    pub dropped_bytes: u32,
+    /// `busy` answers.
+    pub busy: u32,
+}
+
+/// What ends a transaction successfully.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Final {
+    Ok,
+    Prompt,
+    SendOk,
+    Ready,
+    /// Never: just process URCs.
+    Never,
+}
+
+/// The state of one command/response exchange.
+pub(crate) struct Txn<'b> {
+    pub(crate) done_on: Final,
+    pub(crate) capture: &'static [u8],
+    pub(crate) captured: heapless::Vec<u8, 80>,
+    pub(crate) recv_into: Option<&'b mut [u8]>,
+    pub(crate) received: usize,
+    pub(crate) link: Option<u8>,
+    cwjap: Option<u8>,
+    code: Option<u32>,
+    dns_fail: bool,
+    connect_fail: bool,
+}
+
+impl<'b> Txn<'b> {
+    pub(crate) fn new(done_on: Final) -> Self {
+        Txn {
+            done_on,
+            capture: b"",
+            captured: heapless::Vec::new(),
+            recv_into: None,
+            received: 0,
+            link: None,
+            cwjap: None,
+            code: None,
+            dns_fail: false,
+            connect_fail: false,
+        }
+    }
+    pub(crate) fn capture(mut self, prefix: &'static [u8]) -> Self {
+        self.capture = prefix;
+        self
+    }
+    pub(crate) fn link(mut self, link: u8) -> Self {
+        self.link = Some(link);
+        self
+    }
+    pub(crate) fn recv(mut self, buf: &'b mut [u8]) -> Self {
+        self.recv_into = Some(buf);
+        self
+    }
+}
+
+pub(crate) enum Step<E> {
+    /// Need more bytes.
+    More,
+    Done(Result<(), Error<E>>),
+}
+
+/// Receive buffer plus everything learnt from the modem.
+pub(crate) struct Core<const RX: usize> {
+    pub(crate) rx: [u8; RX],
+    pub(crate) len: usize,
+    pub(crate) caps: Capabilities,
+    pub(crate) links: [LinkSlot; MAX_LINKS],
+    pub(crate) wifi: WifiState,
+    pub(crate) stats: Stats,
+    /// Set by `ready`: the base configuration must be sent again.
+    pub(crate) needs_init: bool,
+    generation: u16,
+}
+
+impl<const RX: usize> Core<RX> {
+    pub(crate) const fn new(caps: Capabilities) -> Self {
+        Core {
+            rx: [0; RX],
+            len: 0,
+            caps,
+            links: [LinkSlot {
+                open: false,
+                incoming: false,
+                generation: 0,
+                pending: 0,
+            }; MAX_LINKS],
+            wifi: WifiState {
+                connected: false,
+                got_ip: false,
+            },
+            stats: Stats {
+                reboots: 0,
+                noise_bytes: 0,
+                dropped_bytes: 0,
+                busy: 0,
+            },
+            needs_init: true,
+            generation: 0,
+        }
+    }
+
+    pub(crate) fn free_space(&mut self) -> &mut [u8] {
+        self.rx.get_mut(self.len..).unwrap_or(&mut [])
+    }
+
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.len = (self.len + n).min(RX);
+    }
+
+    /// Forget buffered bytes (after a hard reset).
+    pub(crate) fn clear_rx(&mut self) {
+        self.len = 0;
+    }
+
+    pub(crate) fn new_generation(&mut self) -> u16 {
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    pub(crate) fn check(&self, link: Link) -> bool {
+        self.links
+            .get(usize::from(link.id))
+            .is_some_and(|s| s.open && s.generation == link.generation)
+    }
+
+    pub(crate) fn free_link(&self) -> Option<u8> {
+        self.links.iter().position(|s| !s.open).map(|i| i as u8)
+    }
+
+    /// Everything the module knew is gone.
+    pub(crate) fn on_reboot(&mut self) {
+        for s in self.links.iter_mut() {
+            s.open = false;
+            s.incoming = false;
+            s.pending = 0;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        self.wifi = WifiState::default();
+        self.needs_init = true;
+        self.stats.reboots = self.stats.reboots.wrapping_add(1);
+    }
+
+    /// Parse and handle one event from the buffer.
+    pub(crate) fn step<E>(&mut self, txn: &mut Txn<'_>) -> Step<E> {
+        loop {
+            let buf = self.rx.get(..self.len).unwrap_or(&[]);
+            let (ev, n) = parse(buf);
+            let (ev, n) = if n == 0 && self.len == RX {
+                parse_full(buf)
+            } else {
+                (ev, n)
+            };
+            if n == 0 {
+                return Step::More;
+            }
+            let result = handle(
+                ev,
+                txn,
+                &mut self.links,
+                &mut self.wifi,
+                &mut self.stats,
+                &self.caps,
+            );
+            // shift the consumed bytes out
+            self.rx.copy_within(n..self.len, 0);
+            self.len -= n;
+            match result {
+                Handled::Continue => {}
+                Handled::Reboot => {
+                    self.on_reboot();
+                    if txn.done_on == Final::Ready {
+                        return Step::Done(Ok(()));
+                    }
+                    if txn.done_on != Final::Never {
+                        return Step::Done(Err(Error::Rebooted));
+                    }
+                }
+                Handled::Done(r) => return Step::Done(r.map_err(|e| e.into_error())),
+            }
+        }
+    }
+}
+
+/// Errors decided inside the core (no I/O error type yet).
+#[derive(Debug, Clone, Copy)]
+enum CoreError {
+    Failed,
+    Code(u32),
+    Join(JoinError),
+    Busy,
+    SendFailed,
+    LinkClosed,
+    Dns,
+}
+
+impl CoreError {
+    fn into_error<E>(self) -> Error<E> {
+        match self {
+            CoreError::Failed => Error::Failed,
+            CoreError::Code(c) => Error::Code(c),
+            CoreError::Join(j) => Error::Join(j),
+            CoreError::Busy => Error::Busy,
+            CoreError::SendFailed => Error::SendFailed,
+            CoreError::LinkClosed => Error::LinkClosed,
+            CoreError::Dns => Error::Dns,
+        }
+    }
+}
+
+enum Handled {
+    Continue,
+    Reboot,
+    Done(Result<(), CoreError>),
+}
+
+fn cwjap_code(line: &[u8]) -> Option<u8> {
+    let rest = line
+        .strip_prefix(b"+CWJAP:")
+        .or_else(|| line.strip_prefix(b"+CWJAP_CUR:"))?;
+    match rest {
+        [d] if d.is_ascii_digit() => Some(d - b'0'),
+        _ => None,
+    }
+}
+
+fn handle(
+    ev: Event<'_>,
+    txn: &mut Txn<'_>,
+    links: &mut [LinkSlot; MAX_LINKS],
+    wifi: &mut WifiState,
+    stats: &mut Stats,
+    caps: &Capabilities,
+) -> Handled {
+    let done = |r| Handled::Done(r);
+    match ev {
+        Event::None | Event::Recv(_) | Event::Echo(_) => Handled::Continue,
+        Event::Noise(n) => {
+            stats.noise_bytes = stats.noise_bytes.wrapping_add(n.len() as u32);
+            Handled::Continue
+        }
+        Event::Ok => match txn.done_on {
+            Final::Ok => done(Ok(())),
+            _ => Handled::Continue,
+        },
+        Event::Error | Event::Fail => {
+            if txn.done_on == Final::Never || txn.done_on == Final::Ready {
+                return Handled::Continue;
+            }
+            let e = if let Some(c) = txn.cwjap {
+                CoreError::Join(JoinError::from_code(c))
+            } else if txn.dns_fail {
+                CoreError::Dns
+            } else if txn.connect_fail && txn.link.is_some() {
+                CoreError::LinkClosed
+            } else if let Some(c) = txn.code {
+                if c & 0x00FF_0000 == 0x000B_0000 {
+                    CoreError::Busy
+                } else {
+                    CoreError::Code(c)
+                }
+            } else {
+                CoreError::Failed
+            };
+            done(Err(e))
+        }
+        Event::SendOk => match txn.done_on {
+            Final::SendOk => done(Ok(())),
+            _ => Handled::Continue,
+        },
+        Event::SendFail => match txn.done_on {
+            Final::SendOk | Final::Prompt => done(Err(CoreError::SendFailed)),
+            _ => Handled::Continue,
+        },
+        Event::Prompt => match txn.done_on {
+            Final::Prompt => done(Ok(())),
+            _ => Handled::Continue,
+        },
+        Event::Busy => {
+            stats.busy = stats.busy.wrapping_add(1);
+            match txn.done_on {
+                Final::Never | Final::Ready => Handled::Continue,
+                _ => done(Err(CoreError::Busy)),
+            }
+        }
+        Event::ErrCode(c) => {
+            txn.code = Some(c);
+            Handled::Continue
+        }
+        Event::Line(line) => {
+            if let Some(c) = cwjap_code(line) {
+                txn.cwjap = Some(c);
+            } else if line == b"DNS Fail" {
+                txn.dns_fail = true;
+            } else if !txn.capture.is_empty()
+                && line.starts_with(txn.capture)
+                && txn.captured.is_empty()
+            {
+                let take = line.len().min(txn.captured.capacity());
+                let _ = txn
+                    .captured
+                    .extend_from_slice(line.get(..take).unwrap_or(&[]));
+            }
+            Handled::Continue
+        }
+        Event::Urc(u) => match u {
+            Urc::Ready => Handled::Reboot,
+            Urc::WifiConnected => {
+                wifi.connected = true;
+                Handled::Continue
+            }
+            Urc::WifiGotIp => {
+                wifi.connected = true;
+                wifi.got_ip = true;
+                Handled::Continue
+            }
+            Urc::WifiDisconnect => {
+                *wifi = WifiState::default();
+                Handled::Continue
+            }
+            Urc::Connect(Some(id)) => {
+                if let Some(s) = links.get_mut(usize::from(id))
+                    && !s.open
+                    && txn.link != Some(id)
+                {
+                    // a client of our server
+                    s.incoming = true;
+                }
+                Handled::Continue
+            }
+            Urc::Closed(Some(id)) | Urc::ConnectFail(Some(id)) => {
+                if matches!(u, Urc::ConnectFail(_)) {
+                    txn.connect_fail = true;
+                }
+                if let Some(s) = links.get_mut(usize::from(id)) {
+                    s.open = false;
+                    s.incoming = false;
+                    s.pending = 0;
+                }
+                if txn.link == Some(id) && matches!(txn.done_on, Final::Prompt | Final::SendOk) {
+                    return done(Err(CoreError::LinkClosed));
+                }
+                Handled::Continue
+            }
+            Urc::Connect(None) | Urc::Closed(None) | Urc::ConnectFail(None) | Urc::SoftAp(_) => {
+                Handled::Continue
+            }
+        },
+        Event::Data { data, .. } => {
+            stats.dropped_bytes = stats.dropped_bytes.wrapping_add(data.len() as u32);
+            Handled::Continue
+        }
+        Event::DataPending { link, len } => {
+            if let Some(s) = link.and_then(|l| links.get_mut(usize::from(l))) {
+                s.pending = if caps.cur_suffix {
+                    s.pending.saturating_add(len)
+                } else {
+                    len.max(s.pending)
+                };
+            }
+            Handled::Continue
+        }
+        Event::RecvData(data) => {
+            if let Some(buf) = txn.recv_into.as_deref_mut() {
+                let n = data.len().min(buf.len());
+                if let (Some(dst), Some(src)) = (buf.get_mut(..n), data.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                txn.received = n;
+            }
+            if let Some(s) = txn.link.and_then(|l| links.get_mut(usize::from(l))) {
+                s.pending = s.pending.saturating_sub(data.len() as u32);
+            }
+            Handled::Continue
+        }
+    }
+}

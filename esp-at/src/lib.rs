@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "async")]
+pub mod asynch;
+pub mod blocking;
+mod client;
+pub mod command;
+mod core;
+pub mod dialect;
+pub mod digest;
+mod error;
+pub mod escape;
+#[cfg(feature = "nal")]
+pub mod nal;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use crate::client::{Config, MAX_SEND, NoPin, Pending};
+pub use crate::command::tcpip::Transport;
+pub use crate::command::wifi::{Ipv4, WifiMode};
+pub use crate::core::{Link, MAX_LINKS, Stats, WifiState};
+pub use crate::dialect::{Capabilities, Version};
+pub use crate::digest::{EspDigester, Event, Urc};
+pub use crate::error::{Error, JoinError};
+pub use blocking::EspAt;
