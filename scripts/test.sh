@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 AVR_NIGHTLY=nightly-2026-05-20
-LIBS=(-p avia-hx711 -p esp-at)
-NOSTD_FEATURES=avia-hx711/async,avia-hx711/defmt,esp-at/async,esp-at/defmt,esp-at/nal
+LIBS=(-p avia-hx711 -p esp-at -p scale-node)
+NOSTD_FEATURES=avia-hx711/async,avia-hx711/defmt,esp-at/async,esp-at/defmt,esp-at/nal,scale-node/async,scale-node/defmt
 
 step() { printf '\n=== %s\n' "$*"; }
 

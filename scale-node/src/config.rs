@@ -1,0 +1,433 @@
+//! The node's configuration: what the user provisions (never compiled in), its persistent
+//! form, and the setup-mode line protocol that edits it.
+
+use heapless::String;
+use hx711::Calibration;
+use hx711::calibration::crc16;
+
+use crate::fmt::{parse_centi, parse_i32, parse_u32};
+use crate::telemetry::Format;
+
+/// Bytes reserved for the stored configuration.
+pub const CONFIG_MAX: usize = 256;
+const MAGIC: [u8; 2] = *b"SN";
+const VERSION: u8 = 1;
+
+/// Everything the node needs to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Wi-Fi network.
+    pub ssid: String<32>,
+    /// Wi-Fi password (empty for an open network).
+    pub password: String<64>,
+    /// Gateway host name or address.
+    pub host: String<64>,
+    /// Gateway TCP port (the article's gateway listens on 5001).
+    pub port: u16,
+    /// Sensor id sent with every line (`Scale.Arduino` in the article).
+    pub sensor_id: String<32>,
+    /// Time between readings, ms.
+    pub interval_ms: u32,
+    /// Samples per reading (1–32).
+    pub samples: u8,
+    /// Raw code → centigrams.
+    pub calibration: Calibration,
+    /// `false` until a calibration was provisioned: the node tares at boot.
+    pub calibrated: bool,
+    /// Weight of the empty container, centigrams.
+    pub container_cg: i32,
+    /// Weight of the full container, centigrams (0: no "amount left" readings).
+    pub full_cg: i32,
+    /// Low-stock threshold, hundredths of a percent (2000 = 20 %; 0: off).
+    pub low_centipct: i32,
+    /// Line format.
+    pub format: Format,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            ssid: String::new(),
+            password: String::new(),
+            host: String::new(),
+            port: 5001,
+            sensor_id: String::new(),
+            interval_ms: 5_000,
+            samples: 10,
+            calibration: Calibration::default(),
+            calibrated: false,
+            container_cg: 0,
+            full_cg: 0,
+            low_centipct: 0,
+            format: Format::Extended,
+        }
+    }
+}
+
+/// Why stored bytes are not a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LoadError {
+    /// Nothing stored (erased memory, other data).
+    Empty,
+    /// A newer format.
+    Version,
+    /// Torn or corrupt.
+    Crc,
+    /// Structurally invalid.
+    Invalid,
+}
+
+struct W<'a> {
+    buf: &'a mut [u8; CONFIG_MAX],
+    len: usize,
+}
+
+impl W<'_> {
+    fn put(&mut self, b: &[u8]) {
+        for &x in b {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = x;
+            }
+            self.len += 1;
+        }
+    }
+    fn string(&mut self, s: &str) {
+        self.put(&[s.len() as u8]);
+        self.put(s.as_bytes());
+    }
+}
+
+struct R<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl R<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], LoadError> {
+        let s = self
+            .buf
+            .get(self.pos..self.pos + n)
+            .ok_or(LoadError::Invalid)?;
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, LoadError> {
+        self.take(1)?.first().copied().ok_or(LoadError::Invalid)
+    }
+    fn u16(&mut self) -> Result<u16, LoadError> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn i32(&mut self) -> Result<i32, LoadError> {
+        let b = self.take(4)?;
+        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn string<const N: usize>(&mut self) -> Result<String<N>, LoadError> {
+        let n = usize::from(self.u8()?);
+        let bytes = self.take(n)?;
+        let s = core::str::from_utf8(bytes).map_err(|_| LoadError::Invalid)?;
+        String::try_from(s).map_err(|_| LoadError::Invalid)
+    }
+}
+
+impl NodeConfig {
+    /// Serialize: magic, version, length, fields, CRC-16.
+    pub fn to_bytes(&self, buf: &mut [u8; CONFIG_MAX]) -> usize {
+        let mut w = W { buf, len: 0 };
+        w.put(&MAGIC);
+        w.put(&[VERSION, 0]);
+        w.string(&self.ssid);
+        w.string(&self.password);
+        w.string(&self.host);
+        w.put(&self.port.to_le_bytes());
+        w.string(&self.sensor_id);
+        w.put(&self.interval_ms.to_le_bytes());
+        w.put(&[
+            self.samples,
+            u8::from(self.calibrated),
+            matches!(self.format, Format::Extended) as u8,
+        ]);
+        w.put(&self.calibration.to_bytes());
+        w.put(&self.container_cg.to_le_bytes());
+        w.put(&self.full_cg.to_le_bytes());
+        w.put(&self.low_centipct.to_le_bytes());
+        let len = w.len;
+        if let Some(l) = w.buf.get_mut(3) {
+            *l = (len - 4) as u8;
+        }
+        let crc = crc16(w.buf.get(..len).unwrap_or(&[]));
+        w.put(&crc.to_le_bytes());
+        w.len
+    }
+
+    /// Parse what [`to_bytes`](Self::to_bytes) wrote.
+    pub fn from_bytes(bytes: &[u8]) -> Result<NodeConfig, LoadError> {
+        if bytes.get(..2) != Some(&MAGIC[..]) {
+            return Err(LoadError::Empty);
+        }
+        if bytes.get(2) != Some(&VERSION) {
+            return Err(LoadError::Version);
+        }
+        let body_len = usize::from(*bytes.get(3).ok_or(LoadError::Invalid)?) + 4;
+        let body = bytes.get(..body_len).ok_or(LoadError::Invalid)?;
+        let crc = bytes
+            .get(body_len..body_len + 2)
+            .ok_or(LoadError::Invalid)?;
+        if crc16(body).to_le_bytes() != [crc[0], crc[1]] {
+            return Err(LoadError::Crc);
+        }
+        let mut r = R { buf: body, pos: 4 };
+        let ssid = r.string()?;
+        let password = r.string()?;
+        let host = r.string()?;
+        let port = r.u16()?;
+        let sensor_id = r.string()?;
+        let interval_ms = r.i32()? as u32;
+        let samples = r.u8()?;
+        let calibrated = r.u8()? != 0;
+        let format = if r.u8()? != 0 {
+            Format::Extended
+        } else {
+            Format::Classic
+        };
+        let calibration = Calibration::from_bytes(r.take(Calibration::ENCODED_LEN)?)
+            .map_err(|_| LoadError::Invalid)?;
+        let container_cg = r.i32()?;
+        let full_cg = r.i32()?;
+        let low_centipct = r.i32()?;
+        let cfg = NodeConfig {
+            ssid,
+            password,
+            host,
+            port,
+            sensor_id,
+            interval_ms,
+            samples,
+            calibration,
+            calibrated,
+            container_cg,
+            full_cg,
+            low_centipct,
+            format,
+        };
+        cfg.validate().map_err(|_| LoadError::Invalid)?;
+        Ok(cfg)
+    }
+
+    /// Whether the configuration is complete and consistent.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        esp_at::escape::check_ssid(&self.ssid).map_err(|_| "ssid: 1-32 printable bytes")?;
+        esp_at::escape::check_password(&self.password)
+            .map_err(|_| "password: empty or 8-64 printable bytes")?;
+        check_host(&self.host)?;
+        check_sensor(&self.sensor_id)?;
+        if self.port == 0 {
+            return Err("port: 1-65535");
+        }
+        if !(1..=32).contains(&self.samples) {
+            return Err("samples: 1-32");
+        }
+        if self.interval_ms < 100 {
+            return Err("interval: at least 100 ms");
+        }
+        if self.full_cg != 0 && self.full_cg <= self.container_cg {
+            return Err("full must be heavier than container");
+        }
+        Ok(())
+    }
+}
+
+fn check_host(h: &str) -> Result<(), &'static str> {
+    if h.is_empty()
+        || h.len() > 64
+        || !h
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return Err("host: 1-64 of a-z 0-9 . -");
+    }
+    Ok(())
+}
+
+fn check_sensor(s: &str) -> Result<(), &'static str> {
+    // ',' and ':' would break the gateway's split; control characters the line
+    if s.is_empty()
+        || s.len() > 32
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b',' && b != b':')
+    {
+        return Err("sensor: 1-32 printable bytes without , or :");
+    }
+    Ok(())
+}
+
+/// The answer to one setup line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupReply {
+    /// Accepted into the draft.
+    Ok,
+    /// Rejected; the draft is unchanged.
+    Err(&'static str),
+    /// `commit`: the draft is complete and valid ([`Setup::draft`] is the new configuration).
+    Committed,
+    /// `abort`: the draft was discarded.
+    Aborted,
+}
+
+/// The setup-mode editor: `key=value` lines change a draft; `commit` validates it as a whole.
+/// The running configuration is untouched until a commit succeeds.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    draft: NodeConfig,
+    base: NodeConfig,
+}
+
+impl Setup {
+    /// Start from the current configuration (or the defaults).
+    pub fn new(current: Option<&NodeConfig>) -> Self {
+        let base = current.cloned().unwrap_or_default();
+        Setup {
+            draft: base.clone(),
+            base,
+        }
+    }
+
+    /// The draft so far.
+    pub fn draft(&self) -> &NodeConfig {
+        &self.draft
+    }
+
+    /// Handle one line (without its line ending).
+    pub fn line(&mut self, line: &[u8]) -> SetupReply {
+        let line = trim(line);
+        match line {
+            b"" => return SetupReply::Ok,
+            b"commit" => {
+                return match self.draft.validate() {
+                    Ok(()) => {
+                        self.base = self.draft.clone();
+                        SetupReply::Committed
+                    }
+                    Err(e) => SetupReply::Err(e),
+                };
+            }
+            b"abort" => {
+                self.draft = self.base.clone();
+                return SetupReply::Aborted;
+            }
+            _ => {}
+        }
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            return SetupReply::Err("expected key=value");
+        };
+        let (key, value) = (
+            line.get(..eq).unwrap_or(&[]),
+            line.get(eq + 1..).unwrap_or(&[]),
+        );
+        let Ok(text) = core::str::from_utf8(value) else {
+            return SetupReply::Err("value is not UTF-8");
+        };
+        let d = &mut self.draft;
+        let r: Result<(), &'static str> = match key {
+            b"ssid" => esp_at::escape::check_ssid(text)
+                .map_err(|_| "ssid: 1-32 printable bytes")
+                .and_then(|()| set(&mut d.ssid, text)),
+            b"password" => esp_at::escape::check_password(text)
+                .map_err(|_| "password: empty or 8-64 printable bytes")
+                .and_then(|()| set(&mut d.password, text)),
+            b"host" => check_host(text).and_then(|()| set(&mut d.host, text)),
+            b"port" => match parse_u32(value)
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|&p| p > 0)
+            {
+                Some(p) => {
+                    d.port = p;
+                    Ok(())
+                }
+                None => Err("port: 1-65535"),
+            },
+            b"sensor" => check_sensor(text).and_then(|()| set(&mut d.sensor_id, text)),
+            b"interval_ms" => match parse_u32(value).filter(|&v| v >= 100) {
+                Some(v) => {
+                    d.interval_ms = v;
+                    Ok(())
+                }
+                None => Err("interval_ms: at least 100"),
+            },
+            b"samples" => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
+                Some(v) => {
+                    d.samples = v as u8;
+                    Ok(())
+                }
+                None => Err("samples: 1-32"),
+            },
+            b"cal_offset" => match parse_i32(value) {
+                Some(v) => {
+                    d.calibration.offset = v;
+                    d.calibrated = true;
+                    Ok(())
+                }
+                None => Err("cal_offset: an integer"),
+            },
+            // counts per gram, up to two decimals (the Arduino libraries' set_scale factor)
+            b"cal_counts_per_gram" => match parse_centi(value).filter(|&v| v != 0) {
+                Some(cpg_x100) => {
+                    let off = d.calibration.offset;
+                    match Calibration::from_known_mass(off, off.saturating_add(cpg_x100), 10_000) {
+                        Ok(c) => {
+                            d.calibration = c;
+                            d.calibrated = true;
+                            Ok(())
+                        }
+                        Err(_) => Err("cal_counts_per_gram: out of range"),
+                    }
+                }
+                None => Err("cal_counts_per_gram: a non-zero number"),
+            },
+            b"container_g" => parse_centi(value)
+                .map(|v| d.container_cg = v)
+                .ok_or("container_g: grams"),
+            b"full_g" => parse_centi(value)
+                .map(|v| d.full_cg = v)
+                .ok_or("full_g: grams"),
+            b"low_percent" => parse_centi(value)
+                .filter(|v| (0..=10_000).contains(v))
+                .map(|v| d.low_centipct = v)
+                .ok_or("low_percent: 0-100"),
+            b"format" => match value {
+                b"classic" => {
+                    d.format = Format::Classic;
+                    Ok(())
+                }
+                b"extended" => {
+                    d.format = Format::Extended;
+                    Ok(())
+                }
+                _ => Err("format: classic or extended"),
+            },
+            _ => Err("unknown key"),
+        };
+        match r {
+            Ok(()) => SetupReply::Ok,
+            Err(e) => SetupReply::Err(e),
+        }
+    }
+}
+
+fn set<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), &'static str> {
+    let s = String::try_from(v).map_err(|_| "value too long")?;
+    *dst = s;
+    Ok(())
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n' | b' '] = s {
+        s = rest;
+    }
+    while let [b' ', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}

@@ -1,0 +1,140 @@
+//! Integer formatting into byte buffers: no `core::fmt`, no floating point (an 8-bit AVR keeps
+//! every constant in RAM and pays dearly for both).
+
+/// A fixed-capacity byte buffer that refuses to overflow.
+#[derive(Debug, Clone)]
+pub struct LineBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    overflow: bool,
+}
+
+impl<const N: usize> Default for LineBuf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> LineBuf<N> {
+    /// Empty.
+    pub const fn new() -> Self {
+        LineBuf {
+            buf: [0; N],
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    /// Append bytes (sets the overflow flag instead of writing past the end).
+    pub fn push(&mut self, bytes: &[u8]) -> &mut Self {
+        let end = self.len + bytes.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len = end;
+            }
+            None => self.overflow = true,
+        }
+        self
+    }
+
+    /// Append an unsigned integer.
+    pub fn push_u32(&mut self, v: u32) -> &mut Self {
+        let mut tmp = [0u8; 10];
+        let n = write_u32(v, &mut tmp);
+        self.push(tmp.get(10 - n..).unwrap_or(&[]))
+    }
+
+    /// Append a signed value in hundredths as `[-]int.ff` (e.g. 12345 → `123.45`, −5 → `-0.05`).
+    pub fn push_centi(&mut self, v: i32) -> &mut Self {
+        if v < 0 {
+            self.push(b"-");
+        }
+        let a = v.unsigned_abs();
+        self.push_u32(a / 100);
+        self.push(b".");
+        let f = a % 100;
+        self.push(&[b'0' + (f / 10) as u8, b'0' + (f % 10) as u8])
+    }
+
+    /// The bytes written.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// `true` if something did not fit.
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    /// Start over.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflow = false;
+    }
+}
+
+/// Write `v` right-aligned into `out` (10 bytes); returns the digit count.
+fn write_u32(mut v: u32, out: &mut [u8; 10]) -> usize {
+    let mut i = 10;
+    loop {
+        i -= 1;
+        if let Some(slot) = out.get_mut(i) {
+            *slot = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            return 10 - i;
+        }
+    }
+}
+
+/// Parse a decimal with up to two fraction digits into hundredths (`"12.5"` → 1250).
+pub fn parse_centi(s: &[u8]) -> Option<i32> {
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, s.get(1..)?),
+        _ => (false, s),
+    };
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(p) => (s.get(..p)?, s.get(p + 1..)?),
+        None => (s, &[][..]),
+    };
+    if int.is_empty() || frac.len() > 2 {
+        return None;
+    }
+    let i = parse_u32(int)?;
+    let mut f = 0u32;
+    for (k, &d) in frac.iter().enumerate() {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        f += u32::from(d - b'0') * if k == 0 { 10 } else { 1 };
+    }
+    let v = i64::from(i) * 100 + i64::from(f);
+    let v = i32::try_from(v).ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// Parse an unsigned decimal integer (no sign, no spaces, at most 9 digits).
+pub fn parse_u32(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 {
+        return None;
+    }
+    s.iter().try_fold(0u32, |acc, &d| {
+        if d.is_ascii_digit() {
+            Some(acc * 10 + u32::from(d - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Parse a signed decimal integer.
+pub fn parse_i32(s: &[u8]) -> Option<i32> {
+    match s.first() {
+        Some(b'-') => parse_u32(s.get(1..)?)
+            .and_then(|v| i32::try_from(v).ok())
+            .map(|v| -v),
+        _ => parse_u32(s).and_then(|v| i32::try_from(v).ok()),
+    }
+}

@@ -1,0 +1,261 @@
+//! The small traits the node runs on, and their implementations for the `avia-hx711` and
+//! `esp-at` drivers. Other sensors and uplinks fit by implementing them.
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::{InputPin, OutputPin};
+use embedded_io::{Read, ReadReady, Write};
+use esp_at::{EspAt, Link, Transport};
+
+/// Milliseconds since boot.
+pub trait Clock {
+    /// Now, ms.
+    fn now_ms(&mut self) -> u64;
+}
+
+/// A load sensor that produces raw samples without blocking.
+pub trait Sensor {
+    /// The sensor's error.
+    type Error: core::fmt::Debug;
+    /// A sample if one is ready (`WouldBlock` otherwise). `Ok(None)`: a sample was read but is
+    /// not valid yet (settling); `Ok(Some((raw, saturated)))` otherwise.
+    fn sample(&mut self) -> nb::Result<Option<(i32, bool)>, Self::Error>;
+    /// Wait (bounded) for one valid sample (used for tare at boot).
+    fn sample_blocking(&mut self) -> Result<(i32, bool), Self::Error>;
+    /// Enter low-power mode.
+    fn power_down(&mut self) -> Result<(), Self::Error>;
+    /// Leave low-power mode.
+    fn power_up(&mut self) -> Result<(), Self::Error>;
+    /// Time from `power_up` to valid samples, ms (settling).
+    fn wake_time_ms(&self) -> u32;
+    /// Time per sample, ms.
+    fn sample_period_ms(&self) -> u32;
+}
+
+impl<DOUT, SCK, D, C> Sensor for hx711::Hx711<DOUT, SCK, D, C>
+where
+    DOUT: InputPin,
+    SCK: OutputPin,
+    D: DelayNs,
+    C: hx711::Clock,
+    DOUT::Error: core::fmt::Debug,
+    SCK::Error: core::fmt::Debug,
+{
+    type Error = hx711::Error<DOUT::Error, SCK::Error>;
+
+    fn sample(&mut self) -> nb::Result<Option<(i32, bool)>, Self::Error> {
+        let s = self.try_read()?;
+        Ok(s.settled.then_some((s.raw, s.is_saturated())))
+    }
+
+    fn sample_blocking(&mut self) -> Result<(i32, bool), Self::Error> {
+        let s = self.read_settled()?;
+        Ok((s.raw, s.is_saturated()))
+    }
+
+    fn power_down(&mut self) -> Result<(), Self::Error> {
+        hx711::Hx711::power_down(self)
+    }
+
+    fn power_up(&mut self) -> Result<(), Self::Error> {
+        hx711::Hx711::power_up(self)
+    }
+
+    fn wake_time_ms(&self) -> u32 {
+        // five conversions: one to select the mode again, four to settle
+        self.config().rate.period_us().saturating_mul(5) / 1000
+    }
+
+    fn sample_period_ms(&self) -> u32 {
+        self.config().rate.period_us().div_ceil(1000)
+    }
+}
+
+/// How an uplink failure should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Fault {
+    /// The Wi-Fi join was refused (wrong password, AP not found ...): retry later.
+    Join,
+    /// The Wi-Fi connection is gone: rejoin.
+    WifiDown,
+    /// The connection to the gateway is gone: reconnect.
+    LinkDown,
+    /// The modem rebooted or stopped answering: it has lost its state.
+    Modem,
+    /// Anything else: retry the same step.
+    Other,
+}
+
+/// A network link to the gateway, with a Wi-Fi join and a setup mode.
+pub trait Uplink {
+    /// The uplink's error.
+    type Error: core::fmt::Debug;
+    /// Classify an error for the supervisor.
+    fn fault(e: &Self::Error) -> Fault;
+    /// Process unsolicited events (link closes, reboots).
+    fn poll(&mut self) -> Result<(), Self::Error>;
+    /// Join a Wi-Fi network.
+    fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error>;
+    /// Whether the station has an address.
+    fn is_joined(&self) -> bool;
+    /// Open the gateway connection.
+    fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error>;
+    /// Whether the gateway connection is open.
+    fn is_connected(&self) -> bool;
+    /// Send bytes on the gateway connection.
+    fn send(&mut self, data: &[u8]) -> Result<(), Self::Error>;
+    /// Read what the gateway sent (0: nothing now).
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+    /// Close the gateway connection.
+    fn disconnect(&mut self);
+    /// Reset the modem (hard if possible) and bring it back up.
+    fn reset(&mut self) -> Result<(), Self::Error>;
+    /// Start the setup access point and its TCP server.
+    fn start_setup(&mut self, ssid: &str, port: u16) -> Result<(), Self::Error>;
+    /// Read from the setup client (0: nothing; accepts a new client when there is none).
+    fn setup_recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+    /// Answer the setup client.
+    fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error>;
+    /// Leave setup mode.
+    fn stop_setup(&mut self) -> Result<(), Self::Error>;
+}
+
+/// [`Uplink`] over the blocking `esp-at` driver.
+pub struct EspUplink<T, D, P = esp_at::NoPin, const RX: usize = 256> {
+    esp: EspAt<T, D, P, RX>,
+    link: Option<Link>,
+    setup_link: Option<Link>,
+    hard_reset: bool,
+}
+
+impl<T, D, P, const RX: usize> EspUplink<T, D, P, RX> {
+    /// Wrap a driver. With `hard_reset`, `reset` pulses the reset pin instead of `AT+RST`.
+    pub fn new(esp: EspAt<T, D, P, RX>, hard_reset: bool) -> Self {
+        EspUplink {
+            esp,
+            link: None,
+            setup_link: None,
+            hard_reset,
+        }
+    }
+
+    /// The driver.
+    pub fn driver(&mut self) -> &mut EspAt<T, D, P, RX> {
+        &mut self.esp
+    }
+
+    /// Give the driver back.
+    pub fn release(self) -> EspAt<T, D, P, RX> {
+        self.esp
+    }
+}
+
+impl<T, D, P, const RX: usize> Uplink for EspUplink<T, D, P, RX>
+where
+    T: Read + Write + ReadReady,
+    T::Error: core::fmt::Debug,
+    D: DelayNs,
+    P: OutputPin,
+{
+    type Error = esp_at::Error<T::Error>;
+
+    fn fault(e: &Self::Error) -> Fault {
+        use esp_at::Error as E;
+        match e {
+            E::Join(_) => Fault::Join,
+            E::LinkClosed | E::SendFailed => Fault::LinkDown,
+            E::Rebooted | E::Timeout | E::Io(_) | E::ResetPin => Fault::Modem,
+            E::Failed | E::Dns | E::NoFreeLink => Fault::LinkDown,
+            _ => Fault::Other,
+        }
+    }
+
+    fn poll(&mut self) -> Result<(), Self::Error> {
+        self.esp.poll()
+    }
+
+    fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error> {
+        self.esp.join(ssid, password)
+    }
+
+    fn is_joined(&self) -> bool {
+        self.esp.wifi_state().got_ip
+    }
+
+    fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error> {
+        if let Some(l) = self.link.take() {
+            let _ = self.esp.close(l);
+        }
+        self.link = Some(self.esp.connect(Transport::Tcp, host, port)?);
+        Ok(())
+    }
+
+    fn is_connected(&self) -> bool {
+        self.link.is_some_and(|l| self.esp.is_open(l))
+    }
+
+    fn send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
+        let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
+        self.esp.send(link, data)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
+        self.esp.recv(link, buf)
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(l) = self.link.take() {
+            let _ = self.esp.close(l);
+        }
+    }
+
+    fn reset(&mut self) -> Result<(), Self::Error> {
+        self.link = None;
+        self.setup_link = None;
+        if self.hard_reset {
+            self.esp.hard_reset().map(|_| ())
+        } else {
+            self.esp.restart().map(|_| ())
+        }
+    }
+
+    fn start_setup(&mut self, ssid: &str, port: u16) -> Result<(), Self::Error> {
+        self.esp.start_soft_ap(ssid, "", 6)?;
+        self.esp.server(Some(port))
+    }
+
+    fn setup_recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.esp.poll()?;
+        if self
+            .setup_link
+            .is_none_or(|l| !self.esp.is_open(l) && self.esp.pending(l) == 0)
+        {
+            self.setup_link = self.esp.accept();
+        }
+        match self.setup_link {
+            Some(l) => match self.esp.recv(l, buf) {
+                Err(esp_at::Error::LinkClosed) => {
+                    self.setup_link = None;
+                    Ok(0)
+                }
+                r => r,
+            },
+            None => Ok(0),
+        }
+    }
+
+    fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
+        match self.setup_link {
+            Some(l) => self.esp.send(l, data),
+            None => Err(esp_at::Error::LinkClosed),
+        }
+    }
+
+    fn stop_setup(&mut self) -> Result<(), Self::Error> {
+        if let Some(l) = self.setup_link.take() {
+            let _ = self.esp.close(l);
+        }
+        self.esp.server(None)
+    }
+}

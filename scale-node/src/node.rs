@@ -1,0 +1,759 @@
+//! The node: a pollable state machine (and an async loop around it).
+
+use embedded_hal::digital::OutputPin;
+use embedded_storage::Storage;
+use heapless::Vec;
+use hx711::filter::{Estimator, Window};
+
+use crate::config::{CONFIG_MAX, NodeConfig, Setup, SetupReply};
+use crate::fmt::LineBuf;
+use crate::hal::{Clock, Fault, Sensor, Uplink};
+use crate::led::{BlinkCode, Blinker};
+use crate::telemetry::{AckParser, Format, Kind, MAX_LINE, Reading, flags, format_line};
+
+/// Supervisor and measurement settings that are not part of the provisioned configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// SSID of the setup access point.
+    pub setup_ssid: &'static str,
+    /// TCP port of the setup server.
+    pub setup_port: u16,
+    /// How long to wait for the gateway's status, ms.
+    pub ack_timeout_ms: u32,
+    /// Lines sent before waiting for their statuses (1 for the article's gateway).
+    pub window: u8,
+    /// First retry delay, ms (doubles up to `backoff_max_ms`).
+    pub backoff_base_ms: u32,
+    /// Longest retry delay, ms.
+    pub backoff_max_ms: u32,
+    /// Consecutive failures before the modem is reset.
+    pub reset_after: u8,
+    /// How samples become a reading.
+    pub estimator: Estimator,
+    /// Spread above which a reading is flagged unstable, centigrams.
+    pub stable_cg: i32,
+    /// Hysteresis of the low-stock alert, hundredths of a percent.
+    pub low_hysteresis: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            setup_ssid: "Scale-Setup",
+            setup_port: 333,
+            ack_timeout_ms: 3_000,
+            window: 1,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 60_000,
+            reset_after: 4,
+            estimator: Estimator::Median,
+            stable_cg: 100,
+            low_hysteresis: 500,
+        }
+    }
+}
+
+/// What the node is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum State {
+    /// Loading the configuration.
+    Boot,
+    /// SoftAP setup mode, waiting for `key=value` lines.
+    Setup,
+    /// Joining Wi-Fi.
+    Join,
+    /// Connecting to the gateway.
+    Connect,
+    /// Streaming readings.
+    Stream,
+}
+
+/// Something that happened, for logs and displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NodeEvent {
+    /// Setup mode is running.
+    SetupStarted,
+    /// A new configuration was committed and stored.
+    ConfigCommitted,
+    /// The scale was tared at boot (no stored calibration): the offset.
+    Tared(i32),
+    /// Joined Wi-Fi.
+    Joined,
+    /// Joining failed; retrying after a back-off.
+    JoinFailed,
+    /// Connected to the gateway.
+    Connected,
+    /// The gateway connection was lost.
+    LinkLost,
+    /// The modem was reset.
+    ModemReset,
+    /// A reading was taken and queued.
+    Measured(Reading),
+    /// The gateway acknowledged a reading (2xx).
+    Delivered(Reading),
+    /// The gateway answered a non-2xx status; the reading stays queued.
+    Rejected(u32, u16),
+    /// The queue was full: the oldest undelivered reading was dropped.
+    Dropped(Reading),
+    /// The sensor did not answer.
+    SensorFault,
+}
+
+/// Counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NodeStats {
+    /// Readings taken.
+    pub readings: u32,
+    /// Lines sent (retries included).
+    pub sent: u32,
+    /// Readings acknowledged.
+    pub acked: u32,
+    /// Lines sent again after a failure.
+    pub retried: u32,
+    /// Readings dropped from a full queue.
+    pub dropped: u32,
+    /// Sensor faults.
+    pub sensor_faults: u32,
+    /// Successful joins.
+    pub joins: u32,
+    /// Failed joins.
+    pub join_failures: u32,
+    /// Gateway connections opened.
+    pub connects: u32,
+    /// Modem resets.
+    pub modem_resets: u32,
+}
+
+const EVENTS: usize = 8;
+
+/// The weight-sensor node. `Q` is the store-and-forward capacity in readings.
+pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
+    sensor: S,
+    uplink: U,
+    clock: C,
+    led: Blinker<L>,
+    storage: St,
+    settings: Settings,
+    config: Option<NodeConfig>,
+    force_setup: bool,
+    state: State,
+    queue: Vec<Reading, Q>,
+    in_flight: usize,
+    sent_at: u64,
+    seq: u32,
+    window: Window<32>,
+    collecting: bool,
+    saturated: bool,
+    next_reading: u64,
+    sensor_fault: bool,
+    powered_down: bool,
+    low_alerted: bool,
+    backoff: u32,
+    next_attempt: u64,
+    failures: u8,
+    ack: AckParser,
+    setup: Option<Setup>,
+    setup_started: bool,
+    setup_line: LineBuf<128>,
+    events: heapless::Deque<NodeEvent, EVENTS>,
+    stats: NodeStats,
+    last_error: Option<U::Error>,
+}
+
+impl<S, U, C, L, St, const Q: usize> Node<S, U, C, L, St, Q>
+where
+    S: Sensor,
+    U: Uplink,
+    C: Clock,
+    L: OutputPin,
+    St: Storage,
+{
+    /// A node. `initial` is used when the storage holds no configuration (e.g. from build-time
+    /// environment variables); with neither, or with `force_setup` (a setup button held at
+    /// boot), the node starts in setup mode.
+    #[allow(clippy::too_many_arguments)] // each is a separate resource the node owns
+    pub fn new(
+        sensor: S,
+        uplink: U,
+        clock: C,
+        led: L,
+        storage: St,
+        settings: Settings,
+        initial: Option<NodeConfig>,
+        force_setup: bool,
+    ) -> Self {
+        Node {
+            sensor,
+            uplink,
+            clock,
+            led: Blinker::new(led),
+            storage,
+            settings,
+            config: initial,
+            force_setup,
+            state: State::Boot,
+            queue: Vec::new(),
+            in_flight: 0,
+            sent_at: 0,
+            seq: 0,
+            window: Window::new(),
+            collecting: false,
+            saturated: false,
+            next_reading: 0,
+            sensor_fault: false,
+            powered_down: false,
+            low_alerted: false,
+            backoff: settings.backoff_base_ms,
+            next_attempt: 0,
+            failures: 0,
+            ack: AckParser::default(),
+            setup: None,
+            setup_started: false,
+            setup_line: LineBuf::new(),
+            events: heapless::Deque::new(),
+            stats: NodeStats::default(),
+            last_error: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// The running configuration.
+    pub fn config(&self) -> Option<&NodeConfig> {
+        self.config.as_ref()
+    }
+
+    /// Readings waiting for delivery.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The last uplink error (typed, from the driver).
+    pub fn last_error(&self) -> Option<&U::Error> {
+        self.last_error.as_ref()
+    }
+
+    /// The blink code playing now.
+    pub fn blinking(&self) -> Option<BlinkCode> {
+        self.led.playing()
+    }
+
+    /// Blink codes started so far.
+    pub fn blinks(&self) -> u32 {
+        self.led.played()
+    }
+
+    /// The next event, if any (events beyond 8 unread ones are dropped oldest first).
+    pub fn next_event(&mut self) -> Option<NodeEvent> {
+        self.events.pop_front()
+    }
+
+    /// The uplink (for diagnostics).
+    pub fn uplink(&mut self) -> &mut U {
+        &mut self.uplink
+    }
+
+    /// The configuration storage.
+    pub fn storage(&mut self) -> &mut St {
+        &mut self.storage
+    }
+
+    /// The sensor.
+    pub fn sensor(&mut self) -> &mut S {
+        &mut self.sensor
+    }
+
+    /// Give everything back.
+    pub fn release(self) -> (S, U, C, L, St) {
+        (
+            self.sensor,
+            self.uplink,
+            self.clock,
+            self.led.release(),
+            self.storage,
+        )
+    }
+
+    fn emit(&mut self, e: NodeEvent) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(e);
+    }
+
+    /// Do one bounded step of work: at most one sample, one uplink operation and the
+    /// bookkeeping around them. Each uplink operation has its own deadline (see esp-at's
+    /// `Config`), so `poll` never blocks longer than the longest of them.
+    pub fn poll(&mut self) {
+        let now = self.clock.now_ms();
+        self.led.update(now);
+        match self.state {
+            State::Boot => self.boot(now),
+            State::Setup => self.setup_step(now),
+            _ => {
+                self.measure(now);
+                self.link(now);
+            }
+        }
+    }
+
+    /// Run forever: poll, then sleep `idle_ms` on an async delay.
+    #[cfg(feature = "async")]
+    pub async fn run<D: embedded_hal_async::delay::DelayNs>(
+        &mut self,
+        delay: &mut D,
+        idle_ms: u32,
+    ) -> core::convert::Infallible {
+        loop {
+            self.poll();
+            delay.delay_ms(idle_ms).await;
+        }
+    }
+
+    fn boot(&mut self, now: u64) {
+        let mut buf = [0u8; CONFIG_MAX];
+        if self.storage.read(0, &mut buf).is_ok()
+            && let Ok(cfg) = NodeConfig::from_bytes(&buf)
+        {
+            self.config = Some(cfg);
+        }
+        if self.force_setup || self.config.is_none() {
+            self.setup = Some(Setup::new(self.config.as_ref()));
+            self.state = State::Setup;
+            return;
+        }
+        self.tare_if_needed();
+        self.state = State::Join;
+        self.next_reading = now;
+    }
+
+    fn tare_if_needed(&mut self) {
+        let Some(cfg) = self.config.as_mut() else {
+            return;
+        };
+        if cfg.calibrated {
+            return;
+        }
+        let mut w: Window<8> = Window::new();
+        for _ in 0..5 {
+            if let Ok((raw, false)) = self.sensor.sample_blocking() {
+                w.push(raw);
+            }
+        }
+        if let Some(offset) = w.estimate(Estimator::Median) {
+            cfg.calibration.set_offset(offset);
+            self.emit(NodeEvent::Tared(offset));
+        }
+    }
+
+    fn setup_step(&mut self, now: u64) {
+        if self.led.playing().is_none() {
+            self.led.play(BlinkCode::Setup, now);
+        }
+        if !self.setup_started {
+            if now < self.next_attempt {
+                return;
+            }
+            match self
+                .uplink
+                .start_setup(self.settings.setup_ssid, self.settings.setup_port)
+            {
+                Ok(()) => {
+                    self.setup_started = true;
+                    self.emit(NodeEvent::SetupStarted);
+                }
+                Err(e) => self.failed(e, now),
+            }
+            return;
+        }
+        let mut buf = [0u8; 64];
+        let n = match self.uplink.setup_recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                self.last_error = Some(e);
+                return;
+            }
+        };
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if b != b'\n' {
+                self.setup_line.push(&[b]);
+                continue;
+            }
+            let reply = if self.setup_line.overflowed() {
+                SetupReply::Err("line too long")
+            } else {
+                match self.setup.as_mut() {
+                    Some(s) => s.line(self.setup_line.as_bytes()),
+                    None => SetupReply::Err("not in setup"),
+                }
+            };
+            self.setup_line.clear();
+            let mut out: LineBuf<80> = LineBuf::new();
+            match &reply {
+                SetupReply::Ok => out.push(b"OK\r\n"),
+                SetupReply::Aborted => out.push(b"OK aborted\r\n"),
+                SetupReply::Committed => out.push(b"OK committed\r\n"),
+                SetupReply::Err(e) => out.push(b"ERR ").push(e.as_bytes()).push(b"\r\n"),
+            };
+            let _ = self.uplink.setup_send(out.as_bytes());
+            if reply == SetupReply::Committed
+                && let Some(cfg) = self.setup.as_ref().map(|s| s.draft().clone())
+            {
+                let mut bytes = [0u8; CONFIG_MAX];
+                let len = cfg.to_bytes(&mut bytes);
+                let _ = self.storage.write(0, bytes.get(..len).unwrap_or(&[]));
+                self.config = Some(cfg);
+                self.setup = None;
+                self.setup_started = false;
+                self.force_setup = false;
+                let _ = self.uplink.stop_setup();
+                self.emit(NodeEvent::ConfigCommitted);
+                self.tare_if_needed();
+                self.state = State::Join;
+                self.next_reading = now;
+                self.next_attempt = now;
+                return;
+            }
+        }
+    }
+
+    fn measure(&mut self, now: u64) {
+        let Some(cfg) = self.config.as_ref() else {
+            return;
+        };
+        let samples = usize::from(cfg.samples.max(1));
+        let interval = cfg.interval_ms;
+        if self.powered_down
+            && now + u64::from(self.sensor.wake_time_ms()) >= self.next_reading
+            && self.sensor.power_up().is_ok()
+        {
+            self.powered_down = false;
+        }
+        if !self.collecting {
+            if now < self.next_reading {
+                return;
+            }
+            self.collecting = true;
+            self.window.clear();
+            self.saturated = false;
+        }
+        let fault = match self.sensor.sample() {
+            Ok(Some((raw, sat))) => {
+                self.window.push(raw);
+                self.saturated |= sat;
+                self.sensor_fault = false;
+                false
+            }
+            Ok(None) | Err(nb::Error::WouldBlock) => {
+                // DOUT stuck high (unplugged, unpowered) never errors in a non-blocking read:
+                // a reading that takes far longer than settling plus its samples is a fault
+                let budget = u64::from(self.sensor.wake_time_ms())
+                    + 2 * samples as u64 * u64::from(self.sensor.sample_period_ms())
+                    + 500;
+                now > self.next_reading + budget
+            }
+            Err(nb::Error::Other(_)) => true,
+        };
+        if fault {
+            self.stats.sensor_faults += 1;
+            self.emit(NodeEvent::SensorFault);
+            if !self.sensor_fault {
+                self.sensor_fault = true;
+                self.enqueue(Kind::SensorFault, 0, 0, now);
+            }
+            self.collecting = false;
+            self.next_reading = now + u64::from(interval);
+            // a chip that lost power comes back powered down or mid-frame: wake it
+            let _ = self.sensor.power_up();
+            return;
+        }
+        if self.window.len() < samples {
+            return;
+        }
+        self.finish_reading(now);
+    }
+
+    fn finish_reading(&mut self, now: u64) {
+        self.collecting = false;
+        let Some(cfg) = self.config.clone() else {
+            return;
+        };
+        self.next_reading = (self.next_reading + u64::from(cfg.interval_ms)).max(now);
+        let Some(raw) = self.window.estimate(self.settings.estimator) else {
+            return;
+        };
+        let cal = cfg.calibration;
+        let cg = cal.to_units(raw);
+        let mut fl = 0u8;
+        if let Some((lo, hi)) = self.window.span()
+            && (cal.to_units(hi) - cal.to_units(lo)).abs() > self.settings.stable_cg
+        {
+            fl |= flags::UNSTABLE;
+        }
+        if self.saturated {
+            fl |= flags::SATURATED;
+        }
+        self.stats.readings += 1;
+        self.enqueue(Kind::Weight, cg, fl, now);
+        if cfg.full_cg > cfg.container_cg {
+            let span = i64::from(cfg.full_cg) - i64::from(cfg.container_cg);
+            let pct = ((i64::from(cg) - i64::from(cfg.container_cg)) * 10_000 / span)
+                .clamp(0, 10_000) as i32;
+            let low = cfg.low_centipct > 0 && pct < cfg.low_centipct;
+            let afl = fl | if low { flags::LOW_STOCK } else { 0 };
+            self.enqueue(Kind::Amount, pct, afl, now);
+            if low && !self.low_alerted {
+                self.low_alerted = true;
+                self.enqueue(Kind::LowStock, pct, afl, now);
+            } else if pct >= cfg.low_centipct + self.settings.low_hysteresis {
+                self.low_alerted = false;
+            }
+        }
+        // power down until the next reading when that saves anything
+        let busy = u64::from(self.sensor.wake_time_ms())
+            + u64::from(cfg.samples) * u64::from(self.sensor.sample_period_ms());
+        if u64::from(cfg.interval_ms) > busy + 200 && self.sensor.power_down().is_ok() {
+            self.powered_down = true;
+        }
+    }
+
+    fn enqueue(&mut self, kind: Kind, centi: i32, fl: u8, now: u64) {
+        let r = Reading {
+            seq: self.seq,
+            kind,
+            centi,
+            flags: fl,
+            at_ms: now,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        if self.queue.is_full() {
+            // drop the oldest reading that is not on the wire
+            let idx = self.in_flight.min(self.queue.len().saturating_sub(1));
+            if idx < self.queue.len() {
+                let old = self.queue.remove(idx);
+                self.stats.dropped += 1;
+                self.emit(NodeEvent::Dropped(old));
+            }
+        }
+        let _ = self.queue.push(r);
+        self.emit(NodeEvent::Measured(r));
+    }
+
+    fn schedule_retry(&mut self, now: u64) {
+        self.next_attempt = now + u64::from(self.backoff);
+        self.backoff = self
+            .backoff
+            .saturating_mul(2)
+            .min(self.settings.backoff_max_ms);
+        self.failures = self.failures.saturating_add(1);
+    }
+
+    fn succeeded(&mut self) {
+        self.backoff = self.settings.backoff_base_ms;
+        self.failures = 0;
+    }
+
+    fn lose_in_flight(&mut self) {
+        for r in self.queue.iter_mut().take(self.in_flight) {
+            r.flags |= flags::RETRY;
+        }
+        self.in_flight = 0;
+        self.ack.reset();
+    }
+
+    /// React to an uplink failure.
+    fn failed(&mut self, e: U::Error, now: u64) {
+        let fault = U::fault(&e);
+        self.last_error = Some(e);
+        self.schedule_retry(now);
+        let reset = fault == Fault::Modem || self.failures >= self.settings.reset_after;
+        if self.state == State::Stream || self.state == State::Connect {
+            if self.in_flight > 0 || self.state == State::Stream {
+                self.emit(NodeEvent::LinkLost);
+            }
+            self.lose_in_flight();
+        }
+        if reset {
+            self.failures = 0;
+            self.stats.modem_resets += 1;
+            self.emit(NodeEvent::ModemReset);
+            let r = self.uplink.reset();
+            if let Err(e) = r {
+                self.last_error = Some(e);
+            }
+            if self.state != State::Setup {
+                self.state = State::Join;
+            }
+            self.setup_started = false;
+            return;
+        }
+        match (self.state, fault) {
+            (State::Setup, _) => {}
+            (_, Fault::WifiDown) | (State::Join, _) => self.state = State::Join,
+            _ => {
+                self.uplink.disconnect();
+                self.state = if self.uplink.is_joined() {
+                    State::Connect
+                } else {
+                    State::Join
+                };
+            }
+        }
+    }
+
+    fn link(&mut self, now: u64) {
+        if let Err(e) = self.uplink.poll() {
+            self.failed(e, now);
+            return;
+        }
+        let Some(cfg) = self.config.clone() else {
+            return;
+        };
+        match self.state {
+            State::Join => {
+                if now < self.next_attempt {
+                    return;
+                }
+                match self.uplink.join(&cfg.ssid, &cfg.password) {
+                    Ok(()) => {
+                        self.stats.joins += 1;
+                        self.succeeded();
+                        self.emit(NodeEvent::Joined);
+                        self.state = State::Connect;
+                    }
+                    Err(e) => {
+                        self.stats.join_failures += 1;
+                        self.emit(NodeEvent::JoinFailed);
+                        self.led.play(BlinkCode::JoinRetry, now);
+                        self.failed(e, now);
+                    }
+                }
+            }
+            State::Connect => {
+                if !self.uplink.is_joined() {
+                    self.state = State::Join;
+                    return;
+                }
+                if now < self.next_attempt {
+                    return;
+                }
+                match self.uplink.connect(&cfg.host, cfg.port) {
+                    Ok(()) => {
+                        self.stats.connects += 1;
+                        self.succeeded();
+                        self.in_flight = 0;
+                        self.ack.reset();
+                        self.emit(NodeEvent::Connected);
+                        self.led.play(BlinkCode::Ready, now);
+                        self.state = State::Stream;
+                    }
+                    Err(e) => self.failed(e, now),
+                }
+            }
+            State::Stream => self.stream(now, &cfg),
+            State::Boot | State::Setup => {}
+        }
+    }
+
+    fn stream(&mut self, now: u64, cfg: &NodeConfig) {
+        if !self.uplink.is_connected() {
+            self.emit(NodeEvent::LinkLost);
+            self.lose_in_flight();
+            self.state = if self.uplink.is_joined() {
+                State::Connect
+            } else {
+                State::Join
+            };
+            self.next_attempt = now;
+            return;
+        }
+        // statuses from the gateway
+        if self.in_flight > 0 {
+            let mut buf = [0u8; 32];
+            match self.uplink.recv(&mut buf) {
+                Ok(n) => {
+                    let mut statuses: Vec<u16, 16> = Vec::new();
+                    self.ack.feed(buf.get(..n).unwrap_or(&[]), |s| {
+                        let _ = statuses.push(s);
+                    });
+                    for s in statuses {
+                        self.on_status(s);
+                    }
+                }
+                Err(e) => {
+                    self.failed(e, now);
+                    return;
+                }
+            }
+            if self.in_flight > 0
+                && now.saturating_sub(self.sent_at) > u64::from(self.settings.ack_timeout_ms)
+            {
+                // no answer: the connection is not trustworthy any more
+                self.emit(NodeEvent::LinkLost);
+                self.lose_in_flight();
+                self.uplink.disconnect();
+                self.state = State::Connect;
+                self.schedule_retry(now);
+                return;
+            }
+        }
+        // send what the window allows
+        while self.in_flight < usize::from(self.settings.window.max(1))
+            && self.in_flight < self.queue.len()
+        {
+            let Some(r) = self.queue.get(self.in_flight).copied() else {
+                break;
+            };
+            let mut line: LineBuf<MAX_LINE> = LineBuf::new();
+            let format = if cfg.format == Format::Classic {
+                Format::Classic
+            } else {
+                Format::Extended
+            };
+            format_line(&r, &cfg.sensor_id, format, self.stats.dropped, &mut line);
+            match self.uplink.send(line.as_bytes()) {
+                Ok(()) => {
+                    self.stats.sent += 1;
+                    if r.flags & flags::RETRY != 0 {
+                        self.stats.retried += 1;
+                    }
+                    self.in_flight += 1;
+                    self.sent_at = now;
+                }
+                Err(e) => {
+                    self.led.play(BlinkCode::SendError, now);
+                    self.failed(e, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_status(&mut self, status: u16) {
+        if self.in_flight == 0 || self.queue.is_empty() {
+            return;
+        }
+        if (200..300).contains(&status) {
+            let r = self.queue.remove(0);
+            self.in_flight -= 1;
+            self.stats.acked += 1;
+            self.emit(NodeEvent::Delivered(r));
+        } else {
+            let seq = self.queue.first().map_or(0, |r| r.seq);
+            self.emit(NodeEvent::Rejected(seq, status));
+            // everything on the wire goes again, in order
+            self.lose_in_flight();
+        }
+    }
+}

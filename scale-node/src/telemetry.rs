@@ -1,0 +1,137 @@
+//! The line protocol of the article's gateway, and its backwards-compatible extension.
+//!
+//! Classic: `<Type>:<value>,<SensorId>\r\n`, e.g. `Weight:123.45,Scale.Arduino\r\n`, one line per
+//! send; the gateway answers the bare HTTP status of its upload (`201`, no line ending).
+//!
+//! Extended: `<Type>:<value>,<SensorId>,<seq>,<flags>,<dropped>\r\n`. The article's gateway splits
+//! on `,` and `:` and uses the first fields only, so it ignores the additions; a newer gateway
+//! uses the sequence number to drop duplicates after a retry, reads the flags, and learns how
+//! many readings were dropped while the link was down.
+
+use crate::fmt::LineBuf;
+
+/// What a reading measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Kind {
+    /// Net weight in grams (`Weight`).
+    Weight,
+    /// Amount of product left in percent (`Amount`).
+    Amount,
+    /// The amount fell below the low-stock threshold (`LowStock`, value = amount in percent).
+    LowStock,
+    /// The load cell did not answer (`SensorFault`, value 0).
+    SensorFault,
+}
+
+impl Kind {
+    /// The `<Type>` token.
+    pub const fn token(self) -> &'static [u8] {
+        match self {
+            Kind::Weight => b"Weight",
+            Kind::Amount => b"Amount",
+            Kind::LowStock => b"LowStock",
+            Kind::SensorFault => b"SensorFault",
+        }
+    }
+}
+
+/// Flag bits of the extended form.
+pub mod flags {
+    /// The reading was not stable (spread above the tolerance).
+    pub const UNSTABLE: u8 = 1;
+    /// At least one sample was saturated.
+    pub const SATURATED: u8 = 2;
+    /// The amount is below the low-stock threshold.
+    pub const LOW_STOCK: u8 = 4;
+    /// This line was sent before and is a retry.
+    pub const RETRY: u8 = 8;
+}
+
+/// One reading waiting for delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Reading {
+    /// Sequence number (wraps at 2^32).
+    pub seq: u32,
+    /// What it is.
+    pub kind: Kind,
+    /// Value in hundredths (grams ×100 or percent ×100).
+    pub centi: i32,
+    /// Flag bits (`flags::*`).
+    pub flags: u8,
+    /// When it was taken (node clock, ms).
+    pub at_ms: u64,
+}
+
+/// Which form to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Format {
+    /// The article's form only.
+    Classic,
+    /// With sequence number, flags and dropped count.
+    Extended,
+}
+
+/// Longest line the node sends.
+pub const MAX_LINE: usize = 96;
+
+/// Format one reading as a line.
+pub fn format_line(
+    r: &Reading,
+    sensor_id: &str,
+    format: Format,
+    dropped: u32,
+    out: &mut LineBuf<MAX_LINE>,
+) {
+    out.clear();
+    out.push(r.kind.token())
+        .push(b":")
+        .push_centi(r.centi)
+        .push(b",")
+        .push(sensor_id.as_bytes());
+    if format == Format::Extended {
+        out.push(b",")
+            .push_u32(r.seq)
+            .push(b",")
+            .push_u32(u32::from(r.flags))
+            .push(b",")
+            .push_u32(dropped);
+    }
+    out.push(b"\r\n");
+}
+
+/// Collects the gateway's status answers (`201`, `201\n`, `500` ...) from received bytes,
+/// however they are split.
+#[derive(Debug, Clone, Default)]
+pub struct AckParser {
+    digits: u8,
+    value: u16,
+}
+
+impl AckParser {
+    /// Feed bytes; `on_status` is called for each complete three-digit status.
+    pub fn feed(&mut self, bytes: &[u8], mut on_status: impl FnMut(u16)) {
+        for &b in bytes {
+            if b.is_ascii_digit() {
+                self.value = self.value * 10 + u16::from(b - b'0');
+                self.digits += 1;
+                if self.digits == 3 {
+                    on_status(self.value);
+                    self.digits = 0;
+                    self.value = 0;
+                }
+            } else {
+                // separators and text ("Created") end a number
+                self.digits = 0;
+                self.value = 0;
+            }
+        }
+    }
+
+    /// Forget a partial status (after the link dropped).
+    pub fn reset(&mut self) {
+        *self = AckParser::default();
+    }
+}

@@ -1,0 +1,123 @@
+//! Builds a node from the real drivers on the two simulators.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use esp_at::sim::{SimConfig, SimHandle, SimModem, StdDelay};
+use esp_at::{EspAt, Version};
+use hx711::sim::{Hx711Sim, SimDelay, SimDout, SimSck};
+use hx711::{Calibration, Config as HxConfig, Hx711, Rate};
+use scale_node::loopback::ArticleGateway;
+use scale_node::{
+    Clock, EspUplink, Format, NoLed, Node, NodeConfig, NodeEvent, RamStorage, Settings,
+};
+
+pub const SSID: &str = "fridge-net";
+pub const PASS: &str = "milk,and\"cookies";
+
+/// The node's clock is the HX711 simulator's virtual time, advanced a little on every call.
+pub struct SimTime {
+    pub sim: Hx711Sim,
+    pub step_ns: u64,
+}
+
+impl Clock for SimTime {
+    fn now_ms(&mut self) -> u64 {
+        self.sim.advance(self.step_ns);
+        self.sim.now_ns() / 1_000_000
+    }
+}
+
+pub type Sensor = Hx711<SimDout, SimSck, SimDelay>;
+pub type TestNode<const Q: usize> =
+    Node<Sensor, EspUplink<SimModem, StdDelay>, SimTime, NoLed, RamStorage<256>, Q>;
+
+pub struct Rig<const Q: usize> {
+    pub node: TestNode<Q>,
+    pub hx: Hx711Sim,
+    pub modem: SimHandle,
+    pub events: Vec<NodeEvent>,
+}
+
+/// 160 counts per gram around an offset of 8000, as the article's `set_scale(160.f)`.
+pub fn calibration() -> Calibration {
+    Calibration::from_known_mass(8_000, 8_000 + 160 * 100, 10_000).unwrap()
+}
+
+pub fn grams_to_raw(g_centi: i64) -> i64 {
+    8_000 + 160 * g_centi / 100
+}
+
+pub fn config(port: u16, format: Format) -> NodeConfig {
+    let mut c = NodeConfig {
+        port,
+        interval_ms: 200,
+        samples: 3,
+        calibration: calibration(),
+        calibrated: true,
+        format,
+        ..NodeConfig::default()
+    };
+    c.ssid = SSID.try_into().unwrap();
+    c.password = PASS.try_into().unwrap();
+    c.host = "127.0.0.1".try_into().unwrap();
+    c.sensor_id = "Scale.Test".try_into().unwrap();
+    c
+}
+
+pub fn rig<const Q: usize>(cfg: Option<NodeConfig>, settings: Settings) -> Rig<Q> {
+    let hx = Hx711Sim::new(Rate::Sps80);
+    hx.set_constant(grams_to_raw(25_000));
+    let (d, s, delay) = hx.pins();
+    let sensor = Hx711::new(d, s, delay, HxConfig::new(Rate::Sps80));
+    let sim = SimModem::new(SimConfig {
+        firmware: Version::new(2, 2, 0),
+        network: Some((SSID.into(), PASS.into())),
+        ..SimConfig::default()
+    });
+    let modem = sim.handle();
+    let esp_cfg = esp_at::Config {
+        command_timeout_ms: 300,
+        busy_backoff_ms: 10,
+        ..esp_at::Config::default()
+    };
+    let uplink = EspUplink::new(EspAt::new(sim, StdDelay, esp_cfg), false);
+    let clock = SimTime {
+        sim: hx.clone(),
+        step_ns: 1_000_000,
+    };
+    let node = Node::new(
+        sensor,
+        uplink,
+        clock,
+        NoLed,
+        RamStorage::default(),
+        settings,
+        cfg,
+        false,
+    );
+    Rig {
+        node,
+        hx,
+        modem,
+        events: Vec::new(),
+    }
+}
+
+impl<const Q: usize> Rig<Q> {
+    /// Poll until `done` holds (checked every poll), at most `max` polls.
+    pub fn run_until(&mut self, max: usize, mut done: impl FnMut(&mut Self) -> bool) -> bool {
+        for _ in 0..max {
+            self.node.poll();
+            while let Some(e) = self.node.next_event() {
+                self.events.push(e);
+            }
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+pub fn wait_messages(gw: &ArticleGateway, n: usize) -> bool {
+    gw.messages().len() >= n
+}

@@ -1,0 +1,372 @@
+//! The node end to end: real drivers on the HX711 and ESP8266 simulators, real TCP to a gateway
+//! on 127.0.0.1 that behaves like the article's.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::time::Duration;
+
+use common::*;
+use esp_at::{Error as EspError, JoinError};
+use hx711::sim::Fault as HxFault;
+use scale_node::loopback::ArticleGateway;
+use scale_node::{BlinkCode, Format, NodeConfig, NodeEvent, Settings, State};
+
+fn weights(gw: &ArticleGateway) -> Vec<(String, Option<u32>)> {
+    gw.messages()
+        .into_iter()
+        .filter(|m| m.sensor_type == "Weight")
+        .map(|m| (m.value.clone(), m.seq()))
+        .collect()
+}
+
+#[test]
+fn streams_readings_in_order_with_correct_values() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        Some(config(gw.addr().port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 5)));
+    let msgs = gw.messages();
+    for (i, m) in msgs.iter().take(5).enumerate() {
+        assert_eq!(m.sensor_type, "Weight");
+        assert_eq!(m.value, "250.00");
+        assert_eq!(m.sensor_id, "Scale.Test");
+        assert_eq!(m.seq(), Some(i as u32));
+        assert_eq!(
+            m.raw,
+            format!("Weight:250.00,Scale.Test,{i},0,0\r\n").into_bytes()
+        );
+    }
+    assert_eq!(r.node.state(), State::Stream);
+    assert!(r.events.contains(&NodeEvent::Connected));
+    // one connection for all readings: the link stays open
+    assert_eq!(r.node.stats().connects, 1);
+    assert!(r.node.stats().acked >= 4);
+}
+
+#[test]
+fn article_gateway_interop_classic_lines() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut cfg = config(gw.addr().port(), Format::Classic);
+    cfg.sensor_id = "Scale.Arduino".try_into().unwrap();
+    let mut r = rig::<16>(Some(cfg), Settings::default());
+    r.hx.set_constant(grams_to_raw(12_345));
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 3)));
+    for m in gw.messages().iter().take(3) {
+        // one line per recv(1024), exactly the article's bytes
+        assert_eq!(m.raw, b"Weight:123.45,Scale.Arduino\r\n");
+        assert!(m.extra.is_empty());
+    }
+    assert!(r.run_until(2_000, |r| r.node.stats().acked >= 3));
+}
+
+#[test]
+fn gateway_outage_loses_nothing() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let settings = Settings {
+        backoff_base_ms: 100,
+        backoff_max_ms: 400,
+        ..Settings::default()
+    };
+    let mut r = rig::<64>(Some(config(gw.addr().port(), Format::Extended)), settings);
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 2)));
+    gw.set_down(true);
+    // measure on while the gateway is away
+    let before = r.node.stats().readings;
+    assert!(r.run_until(50_000, |r| r.node.stats().readings >= before + 10));
+    assert!(r.node.queued() >= 8, "queued {}", r.node.queued());
+    gw.set_down(false);
+    let target = r.node.stats().readings as usize;
+    assert!(r.run_until(100_000, |r| r.node.queued() == 0
+        && r.node.stats().acked as usize >= target));
+    let seqs: BTreeSet<u32> = weights(&gw).into_iter().filter_map(|(_, s)| s).collect();
+    let max = *seqs.iter().max().unwrap();
+    assert_eq!(
+        seqs.len() as u32,
+        max + 1,
+        "every sequence number arrived: {seqs:?}"
+    );
+    // in order: the first arrival of each sequence number is increasing
+    let mut seen = BTreeSet::new();
+    let order: Vec<u32> = weights(&gw)
+        .into_iter()
+        .filter_map(|(_, s)| s)
+        .filter(|s| seen.insert(*s))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert_eq!(r.node.stats().dropped, 0);
+}
+
+#[test]
+fn full_queue_drops_oldest_and_reports_it() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let port = gw.addr().port();
+    gw.set_down(true);
+    let settings = Settings {
+        backoff_base_ms: 100,
+        backoff_max_ms: 200,
+        ..Settings::default()
+    };
+    let mut r = rig::<4>(Some(config(port, Format::Extended)), settings);
+    assert!(r.run_until(50_000, |r| r.node.stats().readings >= 10));
+    assert!(r.node.stats().dropped >= 6);
+    assert!(r.events.iter().any(|e| matches!(e, NodeEvent::Dropped(_))));
+    gw.set_down(false);
+    assert!(r.run_until(50_000, |_| wait_messages(&gw, 4)));
+    let m = &gw.messages()[0];
+    let dropped: u32 = m.extra[2].parse().unwrap();
+    assert!(
+        dropped >= 6,
+        "dropped count travels with the next line: {m:?}"
+    );
+}
+
+#[test]
+fn non_2xx_status_keeps_the_reading() {
+    let gw = ArticleGateway::start(0).unwrap();
+    gw.set_status(500);
+    let mut r = rig::<16>(
+        Some(config(gw.addr().port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 3)));
+    assert_eq!(r.node.stats().acked, 0);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Rejected(0, 500)))
+    );
+    gw.set_status(201);
+    assert!(r.run_until(20_000, |r| r.node.stats().acked >= 2));
+    // the rejected reading 0 was sent again and is the first one acknowledged
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Delivered(rd) if rd.seq == 0))
+    );
+}
+
+#[test]
+fn modem_reboot_in_the_middle_of_a_send() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let settings = Settings {
+        backoff_base_ms: 50,
+        ..Settings::default()
+    };
+    let mut r = rig::<32>(Some(config(gw.addr().port(), Format::Extended)), settings);
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 2)));
+    r.modem.reboot_during("AT+CIPSEND");
+    assert!(r.run_until(50_000, |r| r.modem.reboots() >= 2));
+    let n = gw.messages().len();
+    assert!(r.run_until(50_000, |_| wait_messages(&gw, n + 3)));
+    let seqs: BTreeSet<u32> = weights(&gw).into_iter().filter_map(|(_, s)| s).collect();
+    let max = *seqs.iter().max().unwrap();
+    assert_eq!(
+        seqs.len() as u32,
+        max + 1,
+        "no gap after the reboot: {seqs:?}"
+    );
+    assert_eq!(r.node.state(), State::Stream);
+}
+
+#[test]
+fn wifi_drop_rejoins() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let settings = Settings {
+        backoff_base_ms: 50,
+        ..Settings::default()
+    };
+    let mut r = rig::<32>(Some(config(gw.addr().port(), Format::Extended)), settings);
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 2)));
+    let joins = r.node.stats().joins;
+    r.modem.drop_wifi();
+    assert!(r.run_until(50_000, |r| r.node.stats().joins > joins
+        && r.node.state() == State::Stream));
+    let n = gw.messages().len();
+    assert!(r.run_until(50_000, |_| wait_messages(&gw, n + 2)));
+    assert!(r.events.contains(&NodeEvent::LinkLost));
+}
+
+#[test]
+fn wrong_password_is_reported_blinked_and_retried() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let settings = Settings {
+        backoff_base_ms: 100,
+        backoff_max_ms: 800,
+        reset_after: 100,
+        ..Settings::default()
+    };
+    let mut r = rig::<16>(Some(config(gw.addr().port(), Format::Extended)), settings);
+    r.modem.set_network(Some((SSID, "another-password")));
+    assert!(r.run_until(20_000, |r| r.node.stats().join_failures >= 3));
+    assert_eq!(
+        r.node.last_error(),
+        Some(&EspError::Join(JoinError::WrongPassword))
+    );
+    assert!(r.events.contains(&NodeEvent::JoinFailed));
+    assert!(r.node.blinks() >= 3);
+    // exponential back-off: three failures take at least 100 + 200 ms of node time
+    r.modem.set_network(Some((SSID, PASS)));
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+}
+
+#[test]
+fn join_retry_blinks_two_slow() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        Some(config(gw.addr().port(), Format::Extended)),
+        Settings::default(),
+    );
+    r.modem.set_network(None);
+    assert!(r.run_until(5_000, |r| r.node.blinking() == Some(BlinkCode::JoinRetry)));
+}
+
+#[test]
+fn unplugged_hx711_is_reported_and_the_link_stays_up() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        Some(config(gw.addr().port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+    r.hx.set_fault(HxFault::DoutStuckHigh);
+    assert!(r.run_until(20_000, |_| {
+        gw.messages().iter().any(|m| m.sensor_type == "SensorFault")
+    }));
+    assert_eq!(r.node.state(), State::Stream);
+    assert!(r.node.stats().sensor_faults >= 1);
+    r.hx.set_fault(HxFault::None);
+    let n = gw
+        .messages()
+        .iter()
+        .filter(|m| m.sensor_type == "Weight")
+        .count();
+    assert!(r.run_until(40_000, |_| {
+        gw.messages()
+            .iter()
+            .filter(|m| m.sensor_type == "Weight")
+            .count()
+            > n + 1
+    }));
+    // a shorted line is a typed driver error and is reported the same way
+    let faults = r.node.stats().sensor_faults;
+    r.hx.set_fault(HxFault::DoutStuckLow);
+    assert!(r.run_until(20_000, |r| r.node.stats().sensor_faults > faults));
+    assert_eq!(r.node.state(), State::Stream);
+}
+
+#[test]
+fn amount_left_and_low_stock_alert() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut cfg = config(gw.addr().port(), Format::Extended);
+    cfg.container_cg = 5_000; // 50 g bottle
+    cfg.full_cg = 105_000; // 1 kg of milk
+    cfg.low_centipct = 2_000; // 20 %
+    let mut r = rig::<32>(Some(cfg), Settings::default());
+    r.hx.set_constant(grams_to_raw(55_000)); // half full
+    assert!(r.run_until(20_000, |_| {
+        gw.messages().iter().any(|m| m.sensor_type == "Amount")
+    }));
+    let a = gw
+        .messages()
+        .into_iter()
+        .find(|m| m.sensor_type == "Amount")
+        .unwrap();
+    assert_eq!(a.value, "50.00");
+    r.hx.set_constant(grams_to_raw(15_000)); // 10 % left
+    assert!(r.run_until(40_000, |_| {
+        gw.messages().iter().any(|m| m.sensor_type == "LowStock")
+    }));
+    let low = gw
+        .messages()
+        .into_iter()
+        .find(|m| m.sensor_type == "LowStock")
+        .unwrap();
+    assert_eq!(low.value, "10.00");
+    assert_eq!(low.extra[1], "4", "LOW_STOCK flag");
+    // one alert, not one per reading
+    let n = gw.messages().len();
+    assert!(r.run_until(40_000, |_| wait_messages(&gw, n + 6)));
+    assert_eq!(
+        gw.messages()
+            .iter()
+            .filter(|m| m.sensor_type == "LowStock")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn provisioning_valid_and_invalid_input() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        None,
+        Settings {
+            setup_port: 0,
+            ..Settings::default()
+        },
+    );
+    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
+        && r.modem.server_addr().is_some()));
+    assert_eq!(r.modem.soft_ap().as_deref(), Some("Scale-Setup"));
+    let addr = r.modem.server_addr().unwrap();
+    let phone = std::net::TcpStream::connect(addr).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut reader = BufReader::new(phone.try_clone().unwrap());
+    let mut phone_w = phone;
+    let mut ask = |r: &mut Rig<16>, line: &str| -> String {
+        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut answer = String::new();
+        for _ in 0..2_000 {
+            r.node.poll();
+            while let Some(e) = r.node.next_event() {
+                r.events.push(e);
+            }
+            if reader.read_line(&mut answer).is_ok() && answer.ends_with('\n') {
+                return answer.trim().to_string();
+            }
+        }
+        panic!("no answer to {line}");
+    };
+    assert_eq!(ask(&mut r, "ssid=fridge-net"), "OK");
+    assert_eq!(
+        ask(&mut r, "password=short"),
+        "ERR password: empty or 8-64 printable bytes"
+    );
+    assert_eq!(ask(&mut r, "port=0"), "ERR port: 1-65535");
+    assert_eq!(
+        ask(&mut r, "sensor=Scale,1"),
+        "ERR sensor: 1-32 printable bytes without , or :"
+    );
+    assert_eq!(ask(&mut r, "bogus=1"), "ERR unknown key");
+    assert_eq!(ask(&mut r, "no equals sign"), "ERR expected key=value");
+    assert_eq!(ask(&mut r, "commit"), "ERR host: 1-64 of a-z 0-9 . -");
+    assert_eq!(r.node.state(), State::Setup, "bad input changes nothing");
+    assert!(r.node.config().is_none());
+    for line in [
+        format!("password={PASS}"),
+        "host=127.0.0.1".to_string(),
+        format!("port={}", gw.addr().port()),
+        "sensor=Scale.Fridge".to_string(),
+        "interval_ms=200".to_string(),
+        "samples=3".to_string(),
+        "cal_offset=8000".to_string(),
+        "cal_counts_per_gram=160".to_string(),
+    ] {
+        assert_eq!(ask(&mut r, &line), "OK", "{line}");
+    }
+    assert_eq!(ask(&mut r, "commit"), "OK committed");
+    assert!(r.events.contains(&NodeEvent::ConfigCommitted));
+    let stored = NodeConfig::from_bytes(&r.node.storage().bytes).unwrap();
+    assert_eq!(stored.sensor_id.as_str(), "Scale.Fridge");
+    assert_eq!(stored.password.as_str(), PASS);
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+    assert_eq!(gw.messages()[0].sensor_id, "Scale.Fridge");
+    assert_eq!(gw.messages()[0].value, "250.00");
+}

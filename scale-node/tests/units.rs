@@ -1,0 +1,114 @@
+//! Formatting, parsing, the configuration format and the setup protocol.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use scale_node::config::{CONFIG_MAX, LoadError};
+use scale_node::fmt::{LineBuf, parse_centi};
+use scale_node::telemetry::{AckParser, MAX_LINE, flags, format_line};
+use scale_node::{Format, Kind, NodeConfig, Reading, Setup, SetupReply};
+
+#[test]
+fn centi_formatting() {
+    let mut b: LineBuf<32> = LineBuf::new();
+    b.push_centi(12_345)
+        .push(b" ")
+        .push_centi(-5)
+        .push(b" ")
+        .push_centi(0)
+        .push(b" ")
+        .push_centi(i32::MIN);
+    assert_eq!(b.as_bytes(), b"123.45 -0.05 0.00 -21474836.48");
+    let mut small: LineBuf<4> = LineBuf::new();
+    small.push(b"12345");
+    assert!(small.overflowed());
+    assert_eq!(parse_centi(b"12.5"), Some(1250));
+    assert_eq!(parse_centi(b"-0.05"), Some(-5));
+    assert_eq!(parse_centi(b"7"), Some(700));
+    assert_eq!(parse_centi(b"1.234"), None);
+    assert_eq!(parse_centi(b"x"), None);
+}
+
+proptest! {
+    #[test]
+    fn centi_round_trip(v in -2_000_000_000i32..2_000_000_000) {
+        let mut b: LineBuf<32> = LineBuf::new();
+        b.push_centi(v);
+        prop_assert_eq!(parse_centi(b.as_bytes()), Some(v));
+    }
+}
+
+#[test]
+fn lines_match_the_article() {
+    let r = Reading {
+        seq: 7,
+        kind: Kind::Weight,
+        centi: 12_345,
+        flags: flags::UNSTABLE | flags::RETRY,
+        at_ms: 0,
+    };
+    let mut l: LineBuf<MAX_LINE> = LineBuf::new();
+    format_line(&r, "Scale.Arduino", Format::Classic, 3, &mut l);
+    assert_eq!(l.as_bytes(), b"Weight:123.45,Scale.Arduino\r\n");
+    format_line(&r, "Scale.Arduino", Format::Extended, 3, &mut l);
+    assert_eq!(l.as_bytes(), b"Weight:123.45,Scale.Arduino,7,9,3\r\n");
+}
+
+#[test]
+fn acks_however_split() {
+    let mut p = AckParser::default();
+    let mut got = vec![];
+    p.feed(b"20", |s| got.push(s));
+    p.feed(b"1", |s| got.push(s));
+    p.feed(b"201\n500 Created 2", |s| got.push(s));
+    p.feed(b"02", |s| got.push(s));
+    assert_eq!(got, vec![201, 201, 500, 202]);
+}
+
+fn full_config() -> NodeConfig {
+    NodeConfig {
+        ssid: "net,\"x\"".try_into().unwrap(),
+        password: "pass\\word,1".try_into().unwrap(),
+        host: "gateway.local".try_into().unwrap(),
+        sensor_id: "Scale.Arduino".try_into().unwrap(),
+        full_cg: 100_000,
+        container_cg: 5_000,
+        low_centipct: 1500,
+        ..NodeConfig::default()
+    }
+}
+
+#[test]
+fn config_round_trip_and_corruption() {
+    let c = full_config();
+    let mut buf = [0u8; CONFIG_MAX];
+    let n = c.to_bytes(&mut buf);
+    assert!(n < CONFIG_MAX);
+    assert_eq!(NodeConfig::from_bytes(&buf).unwrap(), c);
+    for i in 0..n {
+        let mut b = buf;
+        b[i] ^= 0x10;
+        assert!(NodeConfig::from_bytes(&b).is_err(), "flip at {i} detected");
+    }
+    assert_eq!(NodeConfig::from_bytes(&[0xFF; 64]), Err(LoadError::Empty));
+}
+
+#[test]
+fn setup_keeps_old_config_until_commit() {
+    let old = full_config();
+    let mut s = Setup::new(Some(&old));
+    assert_eq!(s.line(b"sensor=Scale.New\r"), SetupReply::Ok);
+    assert_eq!(s.line(b"full_g=10"), SetupReply::Ok);
+    assert_eq!(
+        s.line(b"commit"),
+        SetupReply::Err("full must be heavier than container")
+    );
+    assert_eq!(s.line(b"abort"), SetupReply::Aborted);
+    assert_eq!(s.draft(), &old);
+    assert_eq!(s.line(b"format=classic"), SetupReply::Ok);
+    assert_eq!(
+        s.line(b"low_percent=101"),
+        SetupReply::Err("low_percent: 0-100")
+    );
+    assert_eq!(s.line(b"commit"), SetupReply::Committed);
+    assert_eq!(s.draft().format, Format::Classic);
+}
