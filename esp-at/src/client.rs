@@ -190,7 +190,12 @@ macro_rules! operations {
                         alive = true;
                         break;
                     }
-                    Err(Error::Timeout) | Err(Error::Failed) => {}
+                    // a module that is still booting prints `ready` first; let the late answer
+                    // to this probe go by before the next one, so answers stay paired
+                    Err(Error::Timeout) | Err(Error::Failed) | Err(Error::Rebooted) => {
+                        let mut idle = Txn::new(Final::Never);
+                        let _ = self.wait(&mut idle, self.config.busy_backoff_ms) $($aw)*;
+                    }
                     Err(e) => return Err(e),
                 }
             }

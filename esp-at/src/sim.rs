@@ -89,6 +89,8 @@ struct Inner {
     faults: Faults,
     log: Vec<String>,
     reboots: u32,
+    bytes_in: u64,
+    bytes_out: u64,
 }
 
 /// The simulated module's UART.
@@ -142,6 +144,8 @@ impl SimModem {
             faults: Faults::default(),
             log: Vec::new(),
             reboots: 0,
+            bytes_in: 0,
+            bytes_out: 0,
         };
         let m = SimModem {
             inner: Arc::new(Mutex::new(inner)),
@@ -227,6 +231,11 @@ impl SimHandle {
             .server
             .as_ref()
             .and_then(|l| l.local_addr().ok())
+    }
+    /// UART bytes so far: (host to module, module to host).
+    pub fn uart_bytes(&self) -> (u64, u64) {
+        let s = lock(&self.inner);
+        (s.bytes_in, s.bytes_out)
     }
     /// Whether echo is on.
     pub fn echo(&self) -> bool {
@@ -897,6 +906,7 @@ impl embedded_io::Read for SimModem {
                         *slot = b;
                     }
                 }
+                s.bytes_out += n as u64;
                 return Ok(n);
             }
             drop(s);
@@ -912,6 +922,7 @@ impl embedded_io::Write for SimModem {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
         let pace = {
             let mut s = lock(&self.inner);
+            s.bytes_in += buf.len() as u64;
             for &b in buf {
                 s.on_byte(b);
             }
@@ -944,6 +955,7 @@ impl embedded_io_async::Read for SimModem {
                     *slot = b;
                 }
             }
+            s.bytes_out += n as u64;
             core::task::Poll::Ready(Ok(n))
         })
         .await

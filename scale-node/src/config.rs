@@ -228,8 +228,8 @@ impl NodeConfig {
         if !(1..=32).contains(&self.samples) {
             return Err("samples: 1-32");
         }
-        if self.interval_ms < 100 {
-            return Err("interval: at least 100 ms");
+        if self.interval_ms < 10 {
+            return Err("interval_ms: at least 10");
         }
         if self.full_cg != 0 && self.full_cg <= self.container_cg {
             return Err("full must be heavier than container");
@@ -349,12 +349,12 @@ impl Setup {
                 None => Err("port: 1-65535"),
             },
             b"sensor" => check_sensor(text).and_then(|()| set(&mut d.sensor_id, text)),
-            b"interval_ms" => match parse_u32(value).filter(|&v| v >= 100) {
+            b"interval_ms" => match parse_u32(value).filter(|&v| v >= 10) {
                 Some(v) => {
                     d.interval_ms = v;
                     Ok(())
                 }
-                None => Err("interval_ms: at least 100"),
+                None => Err("interval_ms: at least 10"),
             },
             b"samples" => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
                 Some(v) => {
