@@ -1,0 +1,291 @@
+//! `scale-gateway`: TCP line protocol in (port 5001), JSON out.
+//!
+//! ```text
+//! scale-gateway [--config gateway.toml] [--listen 0.0.0.0:5001] [--sink stdout|file|mqtt|eventhubs] ...
+//! ```
+//! Secrets (the Event Hubs key) come from `EVENTHUB_KEY` or `--eventhub-key-file`, never from
+//! flags or the config file, and are never logged.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use scale_gateway::sink::{EventHubsSink, MqttSink, Secret, Sink};
+use scale_gateway::{AggregateOut, Gateway, Options, ReplyMode};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+enum SinkKind {
+    Stdout,
+    File,
+    Mqtt,
+    Eventhubs,
+}
+
+/// Settings from the config file (TOML); every one can be overridden by a flag.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    gateway_id: Option<String>,
+    sink: Option<SinkKind>,
+    output: Option<PathBuf>,
+    reply: Option<ReplyMode>,
+    queue: Option<usize>,
+    max_connections: Option<usize>,
+    max_line: Option<usize>,
+    idle_timeout_s: Option<u64>,
+    spool: Option<PathBuf>,
+    window_s: Option<u64>,
+    aggregates: Option<PathBuf>,
+    mqtt_host: Option<String>,
+    mqtt_port: Option<u16>,
+    mqtt_topic: Option<String>,
+    eventhub_url: Option<String>,
+    eventhub_name: Option<String>,
+    eventhub_key_name: Option<String>,
+    eventhub_ca: Option<PathBuf>,
+    metrics_interval_s: Option<u64>,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scale-gateway",
+    about = "Weight sensors' gateway: TCP lines in, JSON to stdout/file/MQTT/Event Hubs"
+)]
+struct Cli {
+    /// TOML config file (flags override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Listen address [default: 0.0.0.0:5001].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// GatewayId in the events [default: the host name].
+    #[arg(long)]
+    gateway_id: Option<String>,
+    /// Where events go [default: stdout].
+    #[arg(long, value_enum)]
+    sink: Option<SinkKind>,
+    /// File for `--sink file`.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// When devices hear their status [default: sync].
+    #[arg(long, value_enum)]
+    reply: Option<ReplyMode>,
+    /// Queue capacity, events [default: 10000].
+    #[arg(long)]
+    queue: Option<usize>,
+    /// Concurrent connections [default: 1000].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Longest line, bytes [default: 256].
+    #[arg(long)]
+    max_line: Option<usize>,
+    /// Idle connection timeout, seconds [default: 300].
+    #[arg(long)]
+    idle_timeout_s: Option<u64>,
+    /// Durable spool directory (readings accepted survive a restart).
+    #[arg(long)]
+    spool: Option<PathBuf>,
+    /// Aggregate window, seconds (0: none) [default: 0].
+    #[arg(long)]
+    window_s: Option<u64>,
+    /// Aggregates output file [default: stderr].
+    #[arg(long)]
+    aggregates: Option<PathBuf>,
+    /// MQTT broker host [default: 127.0.0.1].
+    #[arg(long)]
+    mqtt_host: Option<String>,
+    /// MQTT broker port [default: 1883].
+    #[arg(long)]
+    mqtt_port: Option<u16>,
+    /// MQTT topic prefix [default: scale].
+    #[arg(long)]
+    mqtt_topic: Option<String>,
+    /// Event Hubs namespace URL, `https://<ns>.servicebus.windows.net`.
+    #[arg(long)]
+    eventhub_url: Option<String>,
+    /// Event hub name.
+    #[arg(long)]
+    eventhub_name: Option<String>,
+    /// Shared access policy name.
+    #[arg(long)]
+    eventhub_key_name: Option<String>,
+    /// File holding the shared access key (else `EVENTHUB_KEY`).
+    #[arg(long)]
+    eventhub_key_file: Option<PathBuf>,
+    /// PEM file of the CA to trust instead of the system roots.
+    #[arg(long)]
+    eventhub_ca: Option<PathBuf>,
+    /// Print metrics every N seconds (0: only at exit) [default: 60].
+    #[arg(long)]
+    metrics_interval_s: Option<u64>,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "gateway".into())
+}
+
+fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
+    let file: FileConfig = match &cli.config {
+        Some(p) => toml::from_str(
+            &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", p.display()))?,
+        None => FileConfig::default(),
+    };
+    let d = Options::default();
+    let opts = Options {
+        listen: cli.listen.or(file.listen).unwrap_or(d.listen),
+        gateway_id: cli.gateway_id.or(file.gateway_id).unwrap_or_else(hostname),
+        max_line: cli.max_line.or(file.max_line).unwrap_or(d.max_line),
+        idle_timeout: cli
+            .idle_timeout_s
+            .or(file.idle_timeout_s)
+            .map(Duration::from_secs)
+            .unwrap_or(d.idle_timeout),
+        max_connections: cli
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(d.max_connections),
+        queue: cli.queue.or(file.queue).unwrap_or(d.queue),
+        reply: cli.reply.or(file.reply).unwrap_or(d.reply),
+        spool: cli.spool.or(file.spool),
+        window: cli
+            .window_s
+            .or(file.window_s)
+            .filter(|&s| s > 0)
+            .map(Duration::from_secs),
+        ..d
+    };
+    let sink = match cli.sink.or(file.sink).unwrap_or(SinkKind::Stdout) {
+        SinkKind::Stdout => Sink::Lines(Box::new(std::io::stdout())),
+        SinkKind::File => {
+            let p = cli
+                .output
+                .or(file.output)
+                .ok_or("--sink file needs --output")?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            Sink::Lines(Box::new(f))
+        }
+        SinkKind::Mqtt => {
+            let host = cli
+                .mqtt_host
+                .or(file.mqtt_host)
+                .unwrap_or_else(|| "127.0.0.1".into());
+            let port = cli.mqtt_port.or(file.mqtt_port).unwrap_or(1883);
+            let topic = cli
+                .mqtt_topic
+                .or(file.mqtt_topic)
+                .unwrap_or_else(|| "scale".into());
+            Sink::Mqtt(MqttSink::new(
+                &host,
+                port,
+                &format!("scale-gateway-{}", opts.gateway_id),
+                &topic,
+            ))
+        }
+        SinkKind::Eventhubs => {
+            let url = cli
+                .eventhub_url
+                .or(file.eventhub_url)
+                .ok_or("--eventhub-url is required")?;
+            let name = cli
+                .eventhub_name
+                .or(file.eventhub_name)
+                .ok_or("--eventhub-name is required")?;
+            let key_name = cli
+                .eventhub_key_name
+                .or(file.eventhub_key_name)
+                .ok_or("--eventhub-key-name is required")?;
+            let key = match cli.eventhub_key_file {
+                Some(p) => std::fs::read_to_string(&p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .trim()
+                    .to_string(),
+                None => std::env::var("EVENTHUB_KEY")
+                    .map_err(|_| "set EVENTHUB_KEY or --eventhub-key-file")?,
+            };
+            let ca = match cli.eventhub_ca.or(file.eventhub_ca) {
+                Some(p) => Some(std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?),
+                None => None,
+            };
+            Sink::EventHubs(EventHubsSink::new(
+                &url,
+                &name,
+                &key_name,
+                Secret(key),
+                ca.as_deref(),
+            )?)
+        }
+    };
+    let aggregates: Option<Box<dyn std::io::Write + Send>> =
+        match (opts.window, cli.aggregates.or(file.aggregates)) {
+            (None, _) => None,
+            (Some(_), Some(p)) => Some(Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+            )),
+            (Some(_), None) => Some(Box::new(std::io::stderr())),
+        };
+    let interval = cli
+        .metrics_interval_s
+        .or(file.metrics_interval_s)
+        .unwrap_or(60);
+    Ok((opts, sink, aggregates, interval))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (opts, sink, aggregates, interval) = match build(Cli::parse()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let gw = match Gateway::start(opts.clone(), sink, aggregates).await {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", opts.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "scale-gateway {} listening on {} (reply {:?})",
+        opts.gateway_id,
+        gw.addr(),
+        opts.reply
+    );
+    let ctrl_c = async {
+        let mut tick = tokio::time::interval(Duration::from_secs(interval.max(1)));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = tick.tick(), if interval > 0 => {
+                    eprintln!("metrics {}", serde_json::to_string(&gw.metrics()).unwrap_or_default());
+                }
+            }
+        }
+    };
+    ctrl_c.await;
+    eprintln!("shutting down: delivering what is queued");
+    let m = gw.shutdown(Duration::from_secs(10)).await;
+    eprintln!("metrics {}", serde_json::to_string(&m).unwrap_or_default());
+    ExitCode::SUCCESS
+}

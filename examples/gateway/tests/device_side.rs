@@ -1,0 +1,227 @@
+//! The device side: the article's protocol, framing, limits, bad input, duplicates, overflow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use scale_gateway::sink::Sink;
+use scale_gateway::{Gateway, Options, ReplyMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn opts() -> Options {
+    Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        gateway_id: "pi-gateway".into(),
+        ..Options::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_lines_give_article_json_and_201() {
+    let out = Shared::default();
+    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    // exactly what the sketch sends: "Weight:" + String(value) + ",Scale.Arduino\r\n", one send
+    assert_eq!(
+        send_line(&mut dev, "Weight:123.45,Scale.Arduino\r\n").await,
+        "201"
+    );
+    assert_eq!(
+        send_line(&mut dev, "Weight:0.00,Scale.Arduino\r\n").await,
+        "201"
+    );
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2);
+    let e = &lines[0];
+    assert_eq!(e["GatewayId"], "pi-gateway");
+    assert_eq!(e["DeviceId"], "127.0.0.1");
+    assert_eq!(e["SensorId"], "Scale.Arduino");
+    assert_eq!(e["SensorType"], "Weight");
+    assert_eq!(e["SensorValue"], "123.45");
+    assert!(e["Time"].as_str().unwrap().ends_with('Z'));
+    assert!(e.get("Seq").is_none());
+    let m = gw.shutdown(Duration::from_secs(1)).await;
+    assert_eq!((m.received, m.forwarded, m.rejected), (2, 2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_lines_and_framing() {
+    let out = Shared::default();
+    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    // several lines in one write, one line split over writes, a line without a line ending
+    dev.write_all(b"Weight:1.00,S,0,0,0\r\nWeight:2.00,S,1,1,0\nWei")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    dev.write_all(b"ght:3.00,S,2,0,0\r\n").await.unwrap();
+    let mut buf = [0u8; 9];
+    dev.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"201201201");
+    assert_eq!(
+        send_line(&mut dev, "Weight:4.00,S,3,0,0").await,
+        "201",
+        "a pause ends a line without CRLF"
+    );
+    let seqs: Vec<u64> = out
+        .lines()
+        .iter()
+        .map(|e| e["Seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3]);
+    assert_eq!(out.lines()[1]["Flags"], 1);
+    gw.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_after_a_retry_are_dropped() {
+    let out = Shared::default();
+    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(
+        send_line(&mut dev, "Weight:1.00,Scale.A,7,0,0\r\n").await,
+        "201"
+    );
+    // the device did not hear the status, reconnects, sends again
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(
+        send_line(&mut dev, "Weight:1.00,Scale.A,7,8,0\r\n").await,
+        "201"
+    );
+    assert_eq!(
+        send_line(&mut dev, "Weight:1.00,Scale.B,7,0,0\r\n").await,
+        "201",
+        "another sensor"
+    );
+    assert_eq!(out.lines().len(), 2);
+    // a restarted device counting from zero again is not a duplicate
+    for seq in [2_000, 0] {
+        assert_eq!(
+            send_line(&mut dev, &format!("Weight:1.00,Scale.C,{seq},0,0\r\n")).await,
+            "201"
+        );
+    }
+    let m = gw.shutdown(Duration::from_secs(1)).await;
+    assert_eq!((m.duplicates, m.forwarded), (1, 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_endless_lines_get_errors_and_the_gateway_keeps_serving() {
+    let out = Shared::default();
+    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    let mut bad = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(send_line(&mut bad, "\u{1}\u{2}garbage\r\n").await, "400");
+    assert_eq!(send_line(&mut bad, "Weight:abc,S\r\n").await, "400");
+    bad.write_all(&[0xFF, 0xFE, b'\n']).await.unwrap();
+    assert_eq!(read_status(&mut bad).await, "400");
+    // an endless line: one 413, then nothing until its end, then normal service
+    let junk = vec![b'x'; 10_000];
+    bad.write_all(&junk).await.unwrap();
+    assert_eq!(read_status(&mut bad).await, "413");
+    bad.write_all(&junk).await.unwrap();
+    bad.write_all(b"\nWeight:5.00,S\n").await.unwrap();
+    assert_eq!(read_status(&mut bad).await, "201");
+    let mut good = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(send_line(&mut good, "Weight:6.00,S\r\n").await, "201");
+    let m = gw.shutdown(Duration::from_secs(1)).await;
+    assert!(m.rejected >= 4);
+    assert_eq!(m.forwarded, 2);
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_idle_connections_and_a_flood() {
+    let out = Shared::default();
+    let o = Options {
+        max_connections: 500,
+        idle_timeout: Duration::from_millis(500),
+        ..opts()
+    };
+    let gw = Gateway::start(o, Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    let before = rss_kib();
+    let mut idle = Vec::new();
+    for _ in 0..2_000 {
+        if let Ok(s) = TcpStream::connect(gw.addr()).await {
+            idle.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+    // idle ones were cut or refused; a well-behaved device is served
+    let mut good = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(send_line(&mut good, "Weight:1.00,S\r\n").await, "201");
+    drop(idle);
+    // a flood: 10 devices, 500 lines each, as fast as they can
+    let mut tasks = Vec::new();
+    for d in 0..10 {
+        let addr = gw.addr();
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut lines = String::new();
+            for i in 0..500 {
+                lines.push_str(&format!("Weight:{i}.00,Flood.{d},{i},0,0\n"));
+            }
+            s.write_all(lines.as_bytes()).await.unwrap();
+            let mut buf = vec![0u8; 1500];
+            s.read_exact(&mut buf).await.unwrap();
+            buf.chunks(3).all(|c| c == b"201")
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap());
+    }
+    let m = gw.shutdown(Duration::from_secs(5)).await;
+    assert!(m.refused > 0, "{m:?}");
+    assert_eq!(m.forwarded, 5_001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_answers_503() {
+    // an MQTT broker that is not there: the sink waits for acknowledgements, the queue fills
+    let sink = Sink::Mqtt(scale_gateway::sink::MqttSink::new(
+        "127.0.0.1",
+        free_port(),
+        "t",
+        "scale",
+    ));
+    let o = Options {
+        queue: 2,
+        reply: ReplyMode::Enqueue,
+        batch_max: 1,
+        ..opts()
+    };
+    let gw = Gateway::start(o, sink, None).await.unwrap();
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        answers.push(send_line(&mut dev, &format!("Weight:{i}.00,S,{i},0,0\n")).await);
+    }
+    assert!(answers.iter().any(|a| a == "503"), "{answers:?}");
+    assert_eq!(&answers[..2], &["201", "201"]);
+    assert!(gw.metrics().overflow >= 1);
+    gw.shutdown(Duration::from_millis(100)).await;
+}
