@@ -288,7 +288,11 @@ fn amount_left_and_low_stock_alert() {
         .unwrap();
     assert_eq!(low.value, "10.00");
     let flags: u8 = low.extra[1].parse().unwrap();
-    assert_ne!(flags & scale_node::telemetry::flags::LOW_STOCK, 0, "LOW_STOCK flag");
+    assert_ne!(
+        flags & scale_node::telemetry::flags::LOW_STOCK,
+        0,
+        "LOW_STOCK flag"
+    );
     // one alert, not one per reading
     let n = gw.messages().len();
     assert!(r.run_until(40_000, |_| wait_messages(&gw, n + 6)));
