@@ -115,9 +115,10 @@ where
     /// Process events until `txn` completes or `timeout_ms` passes. With `Final::Never`,
     /// returns `Ok` once the UART has been drained and the time is up.
     fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
-        let budget_us = u64::from(timeout_ms) * 1_000;
-        let us_per_byte = 10_000_000 / u64::from(self.config.baud.max(1));
-        let mut spent: u64 = 0;
+        // 32-bit microseconds (a deadline of up to 71 minutes): no 64-bit arithmetic on AVR
+        let budget_us = timeout_ms.saturating_mul(1_000);
+        let us_per_byte = 10_000_000 / self.config.baud.max(1);
+        let mut spent: u32 = 0;
         loop {
             if let Step::Done(r) = self.core.step::<T::Error>(txn) {
                 return r;
@@ -125,21 +126,17 @@ where
             if self.io.read_ready().map_err(Error::Io)? {
                 let n = self.io.read(self.core.free_space()).map_err(Error::Io)?;
                 self.core.advance(n);
-                spent += n as u64 * us_per_byte;
+                spent = spent.saturating_add((n as u32).saturating_mul(us_per_byte));
                 if spent < budget_us || n > 0 {
                     continue;
                 }
             }
             if spent >= budget_us {
-                return if txn.done_on == Final::Never {
-                    Ok(())
-                } else {
-                    Err(Error::Timeout)
-                };
+                return if txn.done_on == Final::Never { Ok(()) } else { Err(Error::Timeout) };
             }
             let step = self.config.poll_us.max(1);
             self.delay.delay_us(step);
-            spent += u64::from(step);
+            spent = spent.saturating_add(step);
         }
     }
 

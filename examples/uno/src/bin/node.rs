@@ -1,0 +1,79 @@
+//! The weight-sensor node on an Arduino Uno.
+//!
+//! HX711 DOUT on D9, PD_SCK on D8, status LED on D2, setup button on D3 (to GND, held at
+//! reset), ESP8266 on the hardware UART (D0/D1) at 115 200 baud. Configuration comes from the
+//! EEPROM (written by setup mode) or from build-time environment variables; see README.md.
+
+#![no_std]
+#![no_main]
+
+
+
+
+use embedded_hal::digital::InputPin;
+use hx711::{Config as HxConfig, Hx711, Rate};
+use panic_halt as _;
+use scale_node::{EspUplink, Node, NodeConfig, Settings};
+
+use scale_node_uno::board::{self, Delay, Eeprom, Millis, PortB, PortD, Serial};
+
+/// Readings kept while the gateway is unreachable.
+const QUEUE: usize = 8;
+/// Receive buffer of the AT driver.
+const RX: usize = 128;
+
+fn build_time_config() -> Option<NodeConfig> {
+    let ssid = option_env!("SCALE_SSID")?;
+    let mut c = NodeConfig::default();
+    c.ssid.push_str(ssid).ok()?;
+    c.password.push_str(option_env!("SCALE_PASSWORD").unwrap_or("")).ok()?;
+    c.host.push_str(option_env!("SCALE_HOST")?).ok()?;
+    let num = |s: Option<&str>| s.and_then(|v| scale_node::fmt::parse_u32(v.as_bytes()));
+    if let Some(p) = num(option_env!("SCALE_PORT")) {
+        c.port = p as u16;
+    }
+    c.sensor_id.push_str(option_env!("SCALE_SENSOR").unwrap_or("Scale.Arduino")).ok()?;
+    if let Some(ms) = num(option_env!("SCALE_INTERVAL_MS")) {
+        c.interval_ms = ms;
+    }
+    if let Some(cpg) = option_env!("SCALE_COUNTS_PER_GRAM").and_then(|v| scale_node::fmt::parse_centi(v.as_bytes())) {
+        let off = option_env!("SCALE_OFFSET").and_then(|v| scale_node::fmt::parse_i32(v.as_bytes())).unwrap_or(0);
+        c.calibration = hx711::Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
+        c.calibrated = option_env!("SCALE_OFFSET").is_some();
+    }
+    c.validate().ok()?;
+    Some(c)
+}
+
+#[avr_device::entry]
+fn main() -> ! {
+    let Some(dp) = avr_device::atmega328p::Peripherals::take() else {
+        loop {}
+    };
+    board::start_tick(dp.TC0);
+    let serial = Serial::new(dp.USART0);
+    let mut setup_button = PortD::<3>::into_pull_up_input();
+    let led = PortD::<2>::into_output();
+    let dout = PortB::<1>::into_pull_up_input();
+    let sck = PortB::<0>::into_output();
+    // SAFETY: the handlers only touch their own statics
+    unsafe { avr_device::interrupt::enable() };
+
+    let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
+    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, RX>::new(serial, Delay, esp_at::Config::default());
+    let force_setup = setup_button.is_low().unwrap_or(false);
+    let mut node: Node<_, _, _, _, _, QUEUE> = Node::new(
+        sensor,
+        EspUplink::new(esp, false),
+        Millis::new(),
+        led,
+        Eeprom::new(dp.EEPROM),
+        Settings::default(),
+        build_time_config(),
+        force_setup,
+    );
+    loop {
+        node.poll();
+        while node.next_event().is_some() {}
+    }
+}

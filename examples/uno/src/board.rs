@@ -1,0 +1,305 @@
+//! A small board layer for the Arduino Uno (ATmega328P at 16 MHz) on `avr-device`: the pins of
+//! the wiring table as embedded-hal 1.0 pins, a busy-wait delay, USART0 as an `embedded_io`
+//! serial port with an interrupt-fed receive ring, a 1 ms tick on TIMER0, and the EEPROM as
+//! `embedded_storage::Storage`.
+
+use core::cell::{Cell, RefCell};
+use core::convert::Infallible;
+
+use avr_device::atmega328p::{EEPROM, PORTB, PORTD, TC0, USART0};
+use avr_device::interrupt::{self, Mutex};
+
+pub const CPU_HZ: u32 = 16_000_000;
+
+/// Port B bit `N` (D8 = PB0, D9 = PB1).
+pub struct PortB<const N: u8>;
+/// Port D bit `N` (D2 = PD2, D3 = PD3).
+pub struct PortD<const N: u8>;
+
+macro_rules! port_pin {
+    ($ty:ident, $port:ident, $module:ident, $reg:ident, $ddr:ident, $pin:ident) => {
+        impl<const N: u8> $ty<N> {
+            fn regs() -> &'static avr_device::atmega328p::$module::RegisterBlock {
+                // SAFETY: a fixed MMIO address; every access below is a single register
+                // access or an interrupt-free read-modify-write
+                unsafe { &*$port::ptr() }
+            }
+
+            /// Configure as a push-pull output, low.
+            pub fn into_output() -> Self {
+                interrupt::free(|_| {
+                    let r = Self::regs();
+                    r.$reg().modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) });
+                    r.$ddr().modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) });
+                });
+                $ty
+            }
+
+            /// Configure as an input with the internal pull-up.
+            pub fn into_pull_up_input() -> Self {
+                interrupt::free(|_| {
+                    let r = Self::regs();
+                    r.$ddr().modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) });
+                    r.$reg().modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) });
+                });
+                $ty
+            }
+        }
+
+        impl<const N: u8> embedded_hal::digital::ErrorType for $ty<N> {
+            type Error = Infallible;
+        }
+
+        impl<const N: u8> embedded_hal::digital::OutputPin for $ty<N> {
+            fn set_high(&mut self) -> Result<(), Infallible> {
+                interrupt::free(|_| Self::regs().$reg().modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) }));
+                Ok(())
+            }
+            fn set_low(&mut self) -> Result<(), Infallible> {
+                interrupt::free(|_| Self::regs().$reg().modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) }));
+                Ok(())
+            }
+        }
+
+        impl<const N: u8> embedded_hal::digital::InputPin for $ty<N> {
+            fn is_high(&mut self) -> Result<bool, Infallible> {
+                Ok(Self::regs().$pin().read().bits() & (1 << N) != 0)
+            }
+            fn is_low(&mut self) -> Result<bool, Infallible> {
+                self.is_high().map(|h| !h)
+            }
+        }
+    };
+}
+
+port_pin!(PortB, PORTB, portb, portb, ddrb, pinb);
+port_pin!(PortD, PORTD, portd, portd, ddrd, pind);
+
+/// Busy-wait delay (cycle counted; interrupts make it longer, never shorter).
+pub struct Delay;
+
+impl embedded_hal::delay::DelayNs for Delay {
+    fn delay_ns(&mut self, ns: u32) {
+        // 16 cycles per µs; the call itself costs about as much as the shortest wait
+        let cycles = ns / 62;
+        if cycles > 8 {
+            avr_device::asm::delay_cycles(cycles - 8);
+        }
+    }
+    fn delay_us(&mut self, us: u32) {
+        avr_device::asm::delay_cycles(us.saturating_mul(CPU_HZ / 1_000_000));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TIMER0: 1 ms tick
+
+static MILLIS: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));
+
+/// Start the 1 ms tick (CTC, prescaler 64, OCR0A = 249).
+pub fn start_tick(tc0: TC0) {
+    tc0.tccr0a().write(|w| w.wgm0().ctc());
+    tc0.ocr0a().write(|w| unsafe { w.bits(249) });
+    tc0.tccr0b().write(|w| w.cs0().prescale_64());
+    tc0.timsk0().write(|w| w.ocie0a().set_bit());
+}
+
+#[avr_device::interrupt(atmega328p)]
+fn TIMER0_COMPA() {
+    interrupt::free(|cs| {
+        let c = MILLIS.borrow(cs);
+        c.set(c.get().wrapping_add(1));
+    });
+}
+
+/// Milliseconds since `start_tick`, widened to 64 bits across wraps.
+pub struct Millis {
+    last: u32,
+    high: u64,
+}
+
+impl Millis {
+    pub const fn new() -> Self {
+        Millis { last: 0, high: 0 }
+    }
+}
+
+impl scale_node::Clock for Millis {
+    fn now_ms(&mut self) -> u64 {
+        let now = interrupt::free(|cs| MILLIS.borrow(cs).get());
+        if now < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = now;
+        self.high | u64::from(now)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// USART0: 115200 8N1, interrupt-fed receive ring
+
+const RX_RING: usize = 64;
+
+struct Ring {
+    buf: [u8; RX_RING],
+    head: u8,
+    len: u8,
+    overruns: u8,
+}
+
+static RX: Mutex<RefCell<Ring>> = Mutex::new(RefCell::new(Ring { buf: [0; RX_RING], head: 0, len: 0, overruns: 0 }));
+
+/// The hardware UART to the ESP8266.
+pub struct Serial {
+    usart: USART0,
+}
+
+impl Serial {
+    /// 115 200 baud with U2X (UBRR = 16: 2.1 % error, within the ESP8266's tolerance).
+    pub fn new(usart: USART0) -> Self {
+        usart.ubrr0().write(|w| w.set(16));
+        usart.ucsr0a().write(|w| w.u2x0().set_bit());
+        usart.ucsr0c().write(|w| w.ucsz0().chr8());
+        usart.ucsr0b().write(|w| w.txen0().set_bit().rxen0().set_bit().rxcie0().set_bit());
+        Serial { usart }
+    }
+
+    /// Bytes lost because the ring was full.
+    pub fn overruns() -> u8 {
+        interrupt::free(|cs| RX.borrow(cs).borrow().overruns)
+    }
+}
+
+#[avr_device::interrupt(atmega328p)]
+fn USART_RX() {
+    // SAFETY: only this handler reads UDR0
+    let b = unsafe { (*USART0::ptr()).udr0().read().bits() };
+    interrupt::free(|cs| {
+        let mut r = RX.borrow(cs).borrow_mut();
+        if usize::from(r.len) < RX_RING {
+            let i = (usize::from(r.head) + usize::from(r.len)) % RX_RING;
+            if let Some(slot) = r.buf.get_mut(i) {
+                *slot = b;
+            }
+            r.len += 1;
+        } else {
+            r.overruns = r.overruns.saturating_add(1);
+        }
+    });
+}
+
+impl embedded_io::ErrorType for Serial {
+    type Error = Infallible;
+}
+
+impl embedded_io::ReadReady for Serial {
+    fn read_ready(&mut self) -> Result<bool, Infallible> {
+        Ok(interrupt::free(|cs| RX.borrow(cs).borrow().len > 0))
+    }
+}
+
+impl embedded_io::Read for Serial {
+    fn read(&mut self, out: &mut [u8]) -> Result<usize, Infallible> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let n = interrupt::free(|cs| {
+                let mut r = RX.borrow(cs).borrow_mut();
+                let mut n = 0;
+                while r.len > 0 && n < out.len() {
+                    if let (Some(dst), Some(src)) = (out.get_mut(n), r.buf.get(usize::from(r.head))) {
+                        *dst = *src;
+                    }
+                    r.head = ((usize::from(r.head) + 1) % RX_RING) as u8;
+                    r.len -= 1;
+                    n += 1;
+                }
+                n
+            });
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+impl embedded_io::Write for Serial {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        for &b in buf {
+            while self.usart.ucsr0a().read().udre0().bit_is_clear() {}
+            self.usart.udr0().write(|w| w.set(b));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// EEPROM (1 KiB) as embedded-storage
+
+/// The on-chip EEPROM.
+pub struct Eeprom {
+    eeprom: EEPROM,
+}
+
+/// Out of the 1 KiB.
+#[derive(Debug)]
+pub struct OutOfRange;
+
+impl Eeprom {
+    pub fn new(eeprom: EEPROM) -> Self {
+        Eeprom { eeprom }
+    }
+
+    fn wait(&self) {
+        while self.eeprom.eecr().read().eepe().bit_is_set() {}
+    }
+}
+
+impl embedded_storage::ReadStorage for Eeprom {
+    type Error = OutOfRange;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), OutOfRange> {
+        if offset as usize + bytes.len() > 1024 {
+            return Err(OutOfRange);
+        }
+        for (i, b) in bytes.iter_mut().enumerate() {
+            self.wait();
+            self.eeprom.eear().write(|w| unsafe { w.bits(offset as u16 + i as u16) });
+            self.eeprom.eecr().write(|w| w.eere().set_bit());
+            *b = self.eeprom.eedr().read().bits();
+        }
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        1024
+    }
+}
+
+impl embedded_storage::Storage for Eeprom {
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), OutOfRange> {
+        if offset as usize + bytes.len() > 1024 {
+            return Err(OutOfRange);
+        }
+        for (i, &b) in bytes.iter().enumerate() {
+            self.wait();
+            let addr = offset as u16 + i as u16;
+            self.eeprom.eear().write(|w| unsafe { w.bits(addr) });
+            // skip unchanged cells: EEPROM endurance is 100 000 writes
+            self.eeprom.eecr().write(|w| w.eere().set_bit());
+            if self.eeprom.eedr().read().bits() == b {
+                continue;
+            }
+            self.eeprom.eedr().write(|w| unsafe { w.bits(b) });
+            // EEMPE then EEPE within four cycles, without an interrupt in between
+            interrupt::free(|_| {
+                self.eeprom.eecr().write(|w| w.eempe().set_bit());
+                self.eeprom.eecr().modify(|_, w| w.eepe().set_bit());
+            });
+        }
+        self.wait();
+        Ok(())
+    }
+}

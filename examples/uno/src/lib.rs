@@ -1,0 +1,5 @@
+//! Board support for the Uno examples.
+#![no_std]
+#![feature(abi_avr_interrupt)]
+
+pub mod board;
