@@ -215,6 +215,45 @@ impl NodeConfig {
         Ok(cfg)
     }
 
+    /// A configuration from text values, as firmware gets them from build-time environment
+    /// variables (`option_env!`). `None` unless it is complete and valid. `counts_per_gram` is a
+    /// decimal with up to two places; with `offset` as well the scale counts as calibrated,
+    /// otherwise the node tares at boot.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_text(
+        ssid: Option<&str>,
+        password: Option<&str>,
+        host: Option<&str>,
+        port: Option<&str>,
+        sensor_id: Option<&str>,
+        interval_ms: Option<&str>,
+        counts_per_gram: Option<&str>,
+        offset: Option<&str>,
+    ) -> Option<NodeConfig> {
+        let mut c = NodeConfig::default();
+        c.ssid.push_str(ssid?).ok()?;
+        c.password.push_str(password.unwrap_or("")).ok()?;
+        c.host.push_str(host?).ok()?;
+        if let Some(p) = port {
+            c.port = u16::try_from(parse_u32(p.as_bytes())?).ok()?;
+        }
+        c.sensor_id.push_str(sensor_id.unwrap_or("Scale.Arduino")).ok()?;
+        if let Some(ms) = interval_ms {
+            c.interval_ms = parse_u32(ms.as_bytes())?;
+        }
+        let off = match offset {
+            Some(o) => parse_i32(o.as_bytes())?,
+            None => 0,
+        };
+        if let Some(cpg) = counts_per_gram {
+            let cpg = parse_centi(cpg.as_bytes())?;
+            c.calibration = Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
+            c.calibrated = offset.is_some();
+        }
+        c.validate().ok()?;
+        Some(c)
+    }
+
     /// Whether the configuration is complete and consistent.
     pub fn validate(&self) -> Result<(), &'static str> {
         esp_at::escape::check_ssid(&self.ssid).map_err(|_| "ssid: 1-32 printable bytes")?;

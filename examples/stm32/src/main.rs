@@ -1,0 +1,196 @@
+//! The weight-sensor node on a Netduino Plus 2 (STM32F405RG), blocking, on `stm32f4xx-hal`.
+//!
+//! HX711 DOUT on PB0, PD_SCK on PB1, status LED on PB2, setup button on PB3 (to GND, held at
+//! reset), ESP8266 on USART1 (PA9 TX, PA10 RX) at 115 200 baud. The core runs on the 16 MHz
+//! internal oscillator (QEMU has no clock-tree model, so the same binary runs there).
+
+#![no_std]
+#![no_main]
+
+use core::cell::RefCell;
+use core::convert::Infallible;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::interrupt::Mutex;
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
+use embedded_hal::digital::InputPin;
+use hx711::{Config as HxConfig, Hx711, Rate};
+use panic_halt as _;
+use scale_node::{EspUplink, Node, NodeConfig, RamStorage, Settings};
+use stm32f4xx_hal::pac::{self, USART1, interrupt};
+use stm32f4xx_hal::prelude::*;
+use stm32f4xx_hal::rcc::Config;
+use stm32f4xx_hal::serial::{Rx, RxListen, Tx};
+
+const CPU_HZ: u32 = 16_000_000;
+
+static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    MILLIS.fetch_add(1, Ordering::Relaxed);
+}
+
+struct Millis {
+    last: u32,
+    high: u64,
+}
+
+impl scale_node::Clock for Millis {
+    fn now_ms(&mut self) -> u64 {
+        let now = MILLIS.load(Ordering::Relaxed);
+        if now < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = now;
+        self.high | u64::from(now)
+    }
+}
+
+/// Busy-wait delay on the core clock.
+struct Delay;
+
+impl embedded_hal::delay::DelayNs for Delay {
+    fn delay_ns(&mut self, ns: u32) {
+        cortex_m::asm::delay((ns / 1_000).saturating_mul(CPU_HZ / 1_000_000).max(ns * 16 / 1_000).max(1));
+    }
+}
+
+// USART1 receive ring, fed by the RXNE interrupt
+const RING: usize = 512;
+
+struct Ring {
+    buf: [u8; RING],
+    head: usize,
+    len: usize,
+}
+
+static RX: Mutex<RefCell<Option<Rx<USART1>>>> = Mutex::new(RefCell::new(None));
+static RING_BUF: Mutex<RefCell<Ring>> = Mutex::new(RefCell::new(Ring { buf: [0; RING], head: 0, len: 0 }));
+
+#[interrupt]
+fn USART1() {
+    cortex_m::interrupt::free(|cs| {
+        let mut rx = RX.borrow(cs).borrow_mut();
+        let Some(rx) = rx.as_mut() else { return };
+        while let Ok(b) = embedded_hal_nb::serial::Read::read(rx) {
+            let mut r = RING_BUF.borrow(cs).borrow_mut();
+            if r.len < RING {
+                let i = (r.head + r.len) % RING;
+                r.buf[i] = b;
+                r.len += 1;
+            }
+        }
+    });
+}
+
+/// USART1 as an `embedded_io` port.
+struct Serial {
+    tx: Tx<USART1>,
+}
+
+impl embedded_io::ErrorType for Serial {
+    type Error = Infallible;
+}
+
+impl embedded_io::ReadReady for Serial {
+    fn read_ready(&mut self) -> Result<bool, Infallible> {
+        Ok(cortex_m::interrupt::free(|cs| RING_BUF.borrow(cs).borrow().len > 0))
+    }
+}
+
+impl embedded_io::Read for Serial {
+    fn read(&mut self, out: &mut [u8]) -> Result<usize, Infallible> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let n = cortex_m::interrupt::free(|cs| {
+                let mut r = RING_BUF.borrow(cs).borrow_mut();
+                let mut n = 0;
+                while r.len > 0 && n < out.len() {
+                    out[n] = r.buf[r.head];
+                    r.head = (r.head + 1) % RING;
+                    r.len -= 1;
+                    n += 1;
+                }
+                n
+            });
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+impl embedded_io::Write for Serial {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        for &b in buf {
+            let _ = nb::block!(embedded_hal_nb::serial::Write::write(&mut self.tx, b));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        let _ = nb::block!(embedded_hal_nb::serial::Write::flush(&mut self.tx));
+        Ok(())
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
+        loop {}
+    };
+    let mut rcc = dp.RCC.freeze(Config::hsi());
+    let mut syst = cp.SYST;
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(CPU_HZ / 1_000 - 1);
+    syst.clear_current();
+    syst.enable_interrupt();
+    syst.enable_counter();
+
+    let gpioa = dp.GPIOA.split(&mut rcc);
+    let gpiob = dp.GPIOB.split(&mut rcc);
+    let Ok(serial) = dp.USART1.serial((gpioa.pa9, gpioa.pa10), 115_200.bps(), &mut rcc) else {
+        loop {}
+    };
+    let (tx, mut rx) = serial.split();
+    rx.listen();
+    cortex_m::interrupt::free(|cs| RX.borrow(cs).replace(Some(rx)));
+    // SAFETY: the handler only touches its own statics
+    unsafe { cortex_m::peripheral::NVIC::unmask(pac::Interrupt::USART1) };
+
+    let dout = gpiob.pb0.into_pull_up_input();
+    let sck = gpiob.pb1.into_push_pull_output();
+    let led = gpiob.pb2.into_push_pull_output();
+    let mut button = gpiob.pb3.into_pull_up_input();
+    let force_setup = InputPin::is_low(&mut button).unwrap_or(false);
+
+    let config = NodeConfig::from_text(
+        option_env!("SCALE_SSID"),
+        option_env!("SCALE_PASSWORD"),
+        option_env!("SCALE_HOST"),
+        option_env!("SCALE_PORT"),
+        Some(option_env!("SCALE_SENSOR").unwrap_or("Scale.Netduino")),
+        option_env!("SCALE_INTERVAL_MS"),
+        option_env!("SCALE_COUNTS_PER_GRAM"),
+        option_env!("SCALE_OFFSET"),
+    );
+    let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
+    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(Serial { tx }, Delay, esp_at::Config::default());
+    let mut node: Node<_, _, _, _, _, 64> = Node::new(
+        sensor,
+        EspUplink::new(esp, false),
+        Millis { last: 0, high: 0 },
+        led,
+        RamStorage::<256>::default(),
+        Settings::default(),
+        config,
+        force_setup,
+    );
+    loop {
+        node.poll();
+        while node.next_event().is_some() {}
+    }
+}
