@@ -28,9 +28,8 @@ done
 step "no_std build for avr-none (atmega328p)"
 CARGO_TARGET_DIR=target/avr RUSTFLAGS="-C target-cpu=atmega328p" \
     cargo +"$AVR_NIGHTLY" build "${LIBS[@]}" --target avr-none -Z build-std=core --release
-step "Arduino Uno firmware (avr-none)"
-(cd examples/uno && cargo build --release)
-avr-size examples/uno/target/avr-none/release/at_probe.elf
+step "board firmware"
+bash scripts/boards.sh
 step "publish dry-run"
 cargo publish --dry-run --allow-dirty -p avia-hx711
 cargo publish --dry-run --allow-dirty -p esp-at

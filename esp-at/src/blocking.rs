@@ -132,7 +132,11 @@ where
                 }
             }
             if spent >= budget_us {
-                return if txn.done_on == Final::Never { Ok(()) } else { Err(Error::Timeout) };
+                return if txn.done_on == Final::Never {
+                    Ok(())
+                } else {
+                    Err(Error::Timeout)
+                };
             }
             let step = self.config.poll_us.max(1);
             self.delay.delay_us(step);

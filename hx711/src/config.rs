@@ -30,7 +30,11 @@ impl Rate {
                 let f = if fclk_hz == 0 { 1 } else { fclk_hz as u64 };
                 // period = div / f seconds, rounded up to a whole microsecond
                 let us = (div * 1_000_000).div_ceil(f);
-                if us > u32::MAX as u64 { u32::MAX } else { us as u32 }
+                if us > u32::MAX as u64 {
+                    u32::MAX
+                } else {
+                    us as u32
+                }
             }
         }
     }

@@ -237,7 +237,9 @@ impl NodeConfig {
         if let Some(p) = port {
             c.port = u16::try_from(parse_u32(p.as_bytes())?).ok()?;
         }
-        c.sensor_id.push_str(sensor_id.unwrap_or("Scale.Arduino")).ok()?;
+        c.sensor_id
+            .push_str(sensor_id.unwrap_or("Scale.Arduino"))
+            .ok()?;
         if let Some(ms) = interval_ms {
             c.interval_ms = parse_u32(ms.as_bytes())?;
         }
@@ -247,7 +249,8 @@ impl NodeConfig {
         };
         if let Some(cpg) = counts_per_gram {
             let cpg = parse_centi(cpg.as_bytes())?;
-            c.calibration = Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
+            c.calibration =
+                Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
             c.calibrated = offset.is_some();
         }
         c.validate().ok()?;

@@ -70,6 +70,31 @@ where
     }
 }
 
+/// A sensor whose readiness can be awaited (feature `async`): the node's async loop sleeps on
+/// it instead of polling while a reading is being collected.
+#[cfg(feature = "async")]
+#[allow(async_fn_in_trait)] // used from single-threaded executors; no Send bound wanted
+pub trait SensorWait {
+    /// Return when a sample is ready or `timeout_ms` passed, whichever comes first.
+    async fn wait_ready(&mut self, timeout_ms: u32);
+}
+
+#[cfg(feature = "async")]
+impl<DOUT, SCK, D, C> SensorWait for hx711::Hx711<DOUT, SCK, D, C>
+where
+    DOUT: InputPin + embedded_hal_async::digital::Wait,
+    SCK: OutputPin,
+    D: DelayNs + embedded_hal_async::delay::DelayNs,
+    C: hx711::Clock,
+{
+    async fn wait_ready(&mut self, timeout_ms: u32) {
+        // DOUT falling edge through the HAL's `Wait`, raced against the deadline in the driver
+        let _ = self
+            .wait_ready_async(timeout_ms.saturating_mul(1_000))
+            .await;
+    }
+}
+
 /// How an uplink failure should be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

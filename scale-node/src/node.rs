@@ -321,6 +321,30 @@ where
         }
     }
 
+    /// Run forever, awaiting the sensor while a reading is being collected (for the HX711:
+    /// `DOUT` through `embedded_hal_async::digital::Wait`) and sleeping `idle_ms` otherwise.
+    #[cfg(feature = "async")]
+    pub async fn run_awaiting_sensor<D: embedded_hal_async::delay::DelayNs>(
+        &mut self,
+        delay: &mut D,
+        idle_ms: u32,
+    ) -> core::convert::Infallible
+    where
+        S: crate::hal::SensorWait,
+    {
+        loop {
+            self.poll();
+            if self.collecting && !self.powered_down {
+                // never longer than the link can go unattended
+                self.sensor
+                    .wait_ready(idle_ms.max(1).saturating_mul(10))
+                    .await;
+            } else {
+                delay.delay_ms(idle_ms).await;
+            }
+        }
+    }
+
     fn boot(&mut self, now: u64) {
         let mut buf = [0u8; CONFIG_MAX];
         if self.storage.read(0, &mut buf).is_ok()

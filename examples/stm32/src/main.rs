@@ -165,7 +165,8 @@ fn main() -> ! {
     let sck = gpiob.pb1.into_push_pull_output();
     let led = gpiob.pb2.into_push_pull_output();
     let mut button = gpiob.pb3.into_pull_up_input();
-    let force_setup = InputPin::is_low(&mut button).unwrap_or(false);
+    // SCALE_SETUP_BUTTON=0 at build time ignores the button (QEMU reads every GPIO as low)
+    let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0") && InputPin::is_low(&mut button).unwrap_or(false);
 
     let config = NodeConfig::from_text(
         option_env!("SCALE_SSID"),

@@ -1,0 +1,73 @@
+//! The weight-sensor node on a Raspberry Pi Pico (RP2040), on embassy.
+//!
+//! HX711 DOUT on GP16, PD_SCK on GP17, status LED on GP25 (the Pico's own), setup button on
+//! GP15 (to GND, held at reset), ESP8266 on UART0 (GP0 TX, GP1 RX) at 115 200 baud with an
+//! interrupt-driven buffered UART. The node runs as an embassy task; between polls the core
+//! sleeps on the embassy timer.
+
+#![no_std]
+#![no_main]
+
+use embassy_executor::Spawner;
+use embassy_rp::bind_interrupts;
+use embassy_rp::gpio::{Input, Level, Output, Pull};
+use embassy_rp::peripherals::UART0;
+use embassy_rp::uart::{self, BufferedInterruptHandler, BufferedUart};
+use embassy_time::{Delay, Instant};
+use hx711::{Config as HxConfig, Hx711, Rate};
+use panic_halt as _;
+use scale_node::{EspUplink, Node, NodeConfig, RamStorage, Settings};
+use static_cell::StaticCell;
+
+bind_interrupts!(struct Irqs {
+    UART0_IRQ => BufferedInterruptHandler<UART0>;
+});
+
+/// Milliseconds from the embassy time driver.
+struct EmbassyClock;
+
+impl scale_node::Clock for EmbassyClock {
+    fn now_ms(&mut self) -> u64 {
+        Instant::now().as_millis()
+    }
+}
+
+#[embassy_executor::main]
+async fn main(_spawner: Spawner) {
+    let p = embassy_rp::init(Default::default());
+    static TX_BUF: StaticCell<[u8; 256]> = StaticCell::new();
+    static RX_BUF: StaticCell<[u8; 1024]> = StaticCell::new();
+    let mut cfg = uart::Config::default();
+    cfg.baudrate = 115_200;
+    let uart = BufferedUart::new(p.UART0, p.PIN_0, p.PIN_1, Irqs, TX_BUF.init([0; 256]), RX_BUF.init([0; 1024]), cfg);
+
+    let dout = Input::new(p.PIN_16, Pull::Up);
+    let sck = Output::new(p.PIN_17, Level::Low);
+    let led = Output::new(p.PIN_25, Level::Low);
+    let button = Input::new(p.PIN_15, Pull::Up);
+    let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0") && button.is_low();
+
+    let config = NodeConfig::from_text(
+        option_env!("SCALE_SSID"),
+        option_env!("SCALE_PASSWORD"),
+        option_env!("SCALE_HOST"),
+        option_env!("SCALE_PORT"),
+        Some(option_env!("SCALE_SENSOR").unwrap_or("Scale.Pico")),
+        option_env!("SCALE_INTERVAL_MS"),
+        option_env!("SCALE_COUNTS_PER_GRAM"),
+        option_env!("SCALE_OFFSET"),
+    );
+    let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
+    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());
+    let mut node: Node<_, _, _, _, _, 64> = Node::new(
+        sensor,
+        EspUplink::new(esp, false),
+        EmbassyClock,
+        led,
+        RamStorage::<256>::default(),
+        Settings::default(),
+        config,
+        force_setup,
+    );
+    node.run_awaiting_sensor(&mut Delay, 2).await;
+}
