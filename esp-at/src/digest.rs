@@ -228,9 +228,12 @@ fn digits_at(buf: &[u8], pos: usize) -> Result<(u32, usize), bool> {
 
 /// A malformed `+IPD`/`+CIPRECVDATA` header: drop its line as noise, or wait for the line end.
 fn bad_header(buf: &[u8]) -> (Event<'_>, usize) {
-    match buf.iter().position(|&b| b == b'\n') {
+    // decided on the first MAX_HEADER + 1 bytes only, so the result does not depend on how
+    // much happens to be buffered
+    let head = buf.get(..=MAX_HEADER).unwrap_or(buf);
+    match head.iter().position(|&b| b == b'\n') {
         Some(nl) => (Event::Noise(buf.get(..nl).unwrap_or(&[])), nl + 1),
-        None if buf.len() > MAX_HEADER => (Event::Noise(buf), buf.len()),
+        None if head.len() > MAX_HEADER => (Event::Noise(head), head.len()),
         None => (Event::None, 0),
     }
 }
@@ -263,10 +266,11 @@ fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
     // optional ,"ip",port before ':'
     if buf.get(pos) == Some(&b',') {
         let tail = buf.get(pos..).unwrap_or(&[]);
+        let tail = tail.get(..MAX_HEADER).unwrap_or(tail);
         match tail.iter().position(|&b| b == b':' || b == b'\n') {
             Some(p) if tail.get(p) == Some(&b':') => pos += p,
             Some(_) => return bad_header(buf),
-            None if tail.len() > MAX_HEADER => return bad_header(buf),
+            None if tail.len() >= MAX_HEADER => return bad_header(buf),
             None => return wait,
         }
     }

@@ -199,6 +199,23 @@ fn ipd_forms() {
 }
 
 #[test]
+fn malformed_long_headers_are_cut_invariant() {
+    // found by the fuzzer: a broken header longer than the header limit, without a line end
+    let mut a = b"+CIPRECVDATA>>>\xc4".to_vec();
+    a.extend_from_slice(&[0u8; 33]);
+    a.extend_from_slice(&[0xc4; 17]);
+    let mut b = b"+IPD,0,5,\"".to_vec();
+    b.extend_from_slice(&[b'x'; 80]);
+    b.extend_from_slice(b"\r\nOK\r\n");
+    for stream in [a, b] {
+        let whole = all(&stream);
+        for cut in 1..stream.len() {
+            assert_eq!(feed(&stream, &[cut], 4096), whole, "cut at {cut}");
+        }
+    }
+}
+
+#[test]
 fn full_buffer_is_discarded_not_stuck() {
     let mut stream = vec![b'x'; 300];
     stream.extend_from_slice(b"\r\nOK\r\n");
