@@ -4,10 +4,7 @@
 //! A read is raced against the deadline and dropped when the deadline wins: use a UART whose
 //! `read` is cancel-safe (embassy's buffered UARTs are).
 
-use core::future::Future;
-use core::pin::pin;
-use core::task::Poll;
-
+use embassy_futures::select::{Either, select};
 use embedded_hal::digital::OutputPin;
 use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{Read, Write};
@@ -18,26 +15,6 @@ use crate::command::{Basic, Command, MAX_COMMAND_LEN, TcpIp, Wifi, encode, tcpip
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
-
-enum Either<A, B> {
-    Left(A),
-    Right(B),
-}
-
-async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
-    core::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = a.as_mut().poll(cx) {
-            return Poll::Ready(Either::Left(v));
-        }
-        if let Poll::Ready(v) = b.as_mut().poll(cx) {
-            return Poll::Ready(Either::Right(v));
-        }
-        Poll::Pending
-    })
-    .await
-}
 
 /// The async driver.
 pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
@@ -135,13 +112,13 @@ where
             let left = (budget_us - spent).min(u64::from(u32::MAX)) as u32;
             let space = self.core.free_space();
             match select(self.io.read(space), self.delay.delay_us(left)).await {
-                Either::Left(r) => {
+                Either::First(r) => {
                     let n = r.map_err(Error::Io)?;
                     self.core.advance(n);
                     // at least one poll interval per read, so a stream of bytes cannot stall the clock
                     spent += (n as u64 * us_per_byte).max(u64::from(self.config.poll_us.max(1)));
                 }
-                Either::Right(()) => spent = budget_us,
+                Either::Second(()) => spent = budget_us,
             }
         }
     }

@@ -71,33 +71,12 @@ pub type Pending = [u32; crate::core::MAX_LINKS];
 
 pub(crate) fn parse_ip(line: &[u8]) -> Option<Ipv4> {
     // ...:"a.b.c.d" or ...:a.b.c.d
-    let start = line.iter().position(|&b| b.is_ascii_digit())?;
-    let tail = line.get(start..)?;
+    let start = line.iter().position(|b| b.is_ascii_digit())?;
     let mut out = [0u8; 4];
-    let mut idx = 0;
-    let mut cur: u16 = 0;
-    let mut have = false;
-    for &b in tail {
-        if b.is_ascii_digit() {
-            cur = cur * 10 + u16::from(b - b'0');
-            if cur > 255 {
-                return None;
-            }
-            have = true;
-        } else if b == b'.' && have && idx < 3 {
-            *out.get_mut(idx)? = cur as u8;
-            idx += 1;
-            cur = 0;
-            have = false;
-        } else {
-            break;
-        }
+    match crate::dialect::parse_dotted(line.get(start..)?, &mut out)? {
+        4 => Some(out),
+        _ => None,
     }
-    if idx != 3 || !have {
-        return None;
-    }
-    *out.get_mut(3)? = cur as u8;
-    Some(out)
 }
 
 pub(crate) fn parse_recvlen(line: &[u8]) -> Pending {

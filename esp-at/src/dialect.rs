@@ -1,5 +1,35 @@
 //! Firmware dialects: NonOS AT 1.7.x versus ESP-AT 2.x–5.x, detected from `AT+GMR`.
 
+/// Parse `a.b.c...` (each 0–255) at the start of `s` into `out`, stopping at the first byte that
+/// is neither a digit nor a separating dot, or when `out` is full. Returns how many numbers were
+/// read; `None` if one is above 255.
+pub(crate) fn parse_dotted(s: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut count = 0usize;
+    let mut cur: u16 = 0;
+    let mut have = false;
+    for &b in s {
+        if b.is_ascii_digit() {
+            cur = cur * 10 + u16::from(b - b'0');
+            if cur > 255 {
+                return None;
+            }
+            have = true;
+        } else if b == b'.' && have && count + 1 < out.len() {
+            *out.get_mut(count)? = cur as u8;
+            count += 1;
+            cur = 0;
+            have = false;
+        } else {
+            break;
+        }
+    }
+    if have && count < out.len() {
+        *out.get_mut(count)? = cur as u8;
+        count += 1;
+    }
+    Some(count)
+}
+
 /// The AT firmware family and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -27,30 +57,7 @@ impl Version {
     pub fn parse_gmr_line(line: &[u8]) -> Option<Version> {
         let rest = line.strip_prefix(b"AT version:")?;
         let mut parts = [0u8; 3];
-        let mut count = 0usize;
-        let mut cur: u16 = 0;
-        let mut have = false;
-        for &b in rest {
-            if b.is_ascii_digit() {
-                cur = cur * 10 + u16::from(b - b'0');
-                if cur > 255 {
-                    return None;
-                }
-                have = true;
-            } else if b == b'.' && have && count < 3 {
-                *parts.get_mut(count)? = cur as u8;
-                count += 1;
-                cur = 0;
-                have = false;
-            } else {
-                break;
-            }
-        }
-        if have && count < 3 {
-            *parts.get_mut(count)? = cur as u8;
-            count += 1;
-        }
-        if count < 2 {
+        if parse_dotted(rest, &mut parts)? < 2 {
             return None;
         }
         Some(Version::new(parts[0], parts[1], parts[2]))

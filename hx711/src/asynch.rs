@@ -2,10 +2,7 @@
 //! an async deadline. The clock pulses themselves run synchronously: no `.await` ever lands
 //! between two `PD_SCK` edges, so an executor cannot stretch a pulse into a power-down.
 
-use core::future::Future;
-use core::pin::pin;
-use core::task::Poll;
-
+use embassy_futures::select::{Either, select};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_hal_async::delay::DelayNs as AsyncDelayNs;
@@ -15,27 +12,6 @@ use crate::config::{SETTLING_CONVERSIONS, SettlePolicy};
 use crate::driver::{Clock, Hx711, Res};
 use crate::error::Error;
 use crate::sample::Sample;
-
-enum Either<A, B> {
-    Left(A),
-    Right(B),
-}
-
-/// Poll two futures, return the first to finish (the left one wins ties).
-async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
-    core::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = a.as_mut().poll(cx) {
-            return Poll::Ready(Either::Left(v));
-        }
-        if let Poll::Ready(v) = b.as_mut().poll(cx) {
-            return Poll::Ready(Either::Right(v));
-        }
-        Poll::Pending
-    })
-    .await
-}
 
 impl<DOUT, SCK, D, C> Hx711<DOUT, SCK, D, C>
 where
@@ -80,8 +56,8 @@ where
         )
         .await
         {
-            Either::Left(r) => r.map_err(Error::Input),
-            Either::Right(()) => Err(Error::Timeout),
+            Either::First(r) => r.map_err(Error::Input),
+            Either::Second(()) => Err(Error::Timeout),
         }
     }
 }
