@@ -25,6 +25,14 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
     config: Config,
 }
 
+impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
+    /// Ask for a link to be closed before the next command (for a handle dropped where no
+    /// command can be sent, such as in `Drop`).
+    pub fn request_close(&mut self, link: Link) {
+        self.core.request_close(link);
+    }
+}
+
 impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX>
 where
     T: Read + Write,

@@ -152,4 +152,10 @@ impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
     pub fn config(&self) -> &Config {
         &self.config
     }
+
+    /// Ask for a link to be closed before the next command (for a handle dropped where no
+    /// command can be sent, such as in `Drop`).
+    pub fn request_close(&mut self, link: Link) {
+        self.core.request_close(link);
+    }
 }

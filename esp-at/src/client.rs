@@ -205,7 +205,19 @@ macro_rules! operations {
             if self.core.needs_init {
                 self.init() $($aw)* ?;
             }
+            for id in 0..$crate::core::MAX_LINKS {
+                let Some(generation) = self.core.close_requested.get_mut(id).and_then(Option::take) else { continue };
+                let link = Link { id: id as u8, generation };
+                self.close(link) $($aw)* ?;
+            }
             Ok(())
+        }
+
+        /// Process what the modem sends for up to `ms` milliseconds (URCs, data
+        /// notifications), without sending anything.
+        pub $($async_kw)? fn listen(&mut self, ms: u32) -> Result<(), Error<T::Error>> {
+            let mut idle = Txn::new(Final::Never);
+            self.wait(&mut idle, ms) $($aw)*
         }
 
         /// Soft reset (`AT+RST`) and wait for `ready`, then [`init`](Self::init). Every link

@@ -127,6 +127,8 @@ pub(crate) struct Core<const RX: usize> {
     pub(crate) stats: Stats,
     /// Set by `ready`: the base configuration must be sent again.
     pub(crate) needs_init: bool,
+    /// Links whose handle was dropped: closed before the next command.
+    pub(crate) close_requested: [Option<u16>; MAX_LINKS],
     generation: u16,
 }
 
@@ -153,6 +155,7 @@ impl<const RX: usize> Core<RX> {
                 busy: 0,
             },
             needs_init: true,
+            close_requested: [None; MAX_LINKS],
             generation: 0,
         }
     }
@@ -181,8 +184,21 @@ impl<const RX: usize> Core<RX> {
             .is_some_and(|s| s.open && s.generation == link.generation)
     }
 
+    pub(crate) fn request_close(&mut self, link: Link) {
+        if self.check(link)
+            && let Some(slot) = self.close_requested.get_mut(usize::from(link.id))
+        {
+            *slot = Some(link.generation);
+        }
+    }
+
+    /// A closed slot, preferring one with nothing left to read.
     pub(crate) fn free_link(&self) -> Option<u8> {
-        self.links.iter().position(|s| !s.open).map(|i| i as u8)
+        self.links
+            .iter()
+            .position(|s| !s.open && s.pending == 0)
+            .or_else(|| self.links.iter().position(|s| !s.open))
+            .map(|i| i as u8)
     }
 
     /// Everything the module knew is gone.
@@ -390,9 +406,9 @@ fn handle(
                     txn.connect_fail = true;
                 }
                 if let Some(s) = links.get_mut(usize::from(id)) {
+                    // what arrived before the close stays readable (passive mode)
                     s.open = false;
                     s.incoming = false;
-                    s.pending = 0;
                 }
                 if txn.link == Some(id) && matches!(txn.done_on, Final::Prompt | Final::SendOk) {
                     return done(Err(CoreError::LinkClosed));

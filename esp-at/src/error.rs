@@ -107,3 +107,18 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
 }
 
 impl<E: fmt::Debug> core::error::Error for Error<E> {}
+
+impl<E: fmt::Debug> embedded_io::Error for Error<E> {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind as K;
+        match self {
+            Error::LinkClosed | Error::Rebooted => K::ConnectionReset,
+            Error::Timeout => K::TimedOut,
+            Error::Command(_) => K::InvalidInput,
+            Error::Dns => K::NotFound,
+            Error::Join(_) | Error::NoFreeLink => K::NotConnected,
+            Error::Protocol => K::InvalidData,
+            _ => K::Other,
+        }
+    }
+}

@@ -17,6 +17,10 @@ mod error;
 pub mod escape;
 #[cfg(feature = "nal")]
 pub mod nal;
+#[cfg(feature = "nal-async")]
+pub mod nal_async;
+#[cfg(any(feature = "nal", feature = "nal-async"))]
+mod nal_common;
 #[cfg(feature = "sim")]
 pub mod sim;
 

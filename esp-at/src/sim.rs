@@ -61,6 +61,8 @@ struct SimLink {
     sock: Sock,
     rx: Vec<u8>,
     notified: usize,
+    /// The peer closed; the slot stays until the buffered data was read (passive mode).
+    closed: bool,
 }
 
 #[derive(Default)]
@@ -370,6 +372,7 @@ impl Inner {
                     sock: Sock::Tcp(s),
                     rx: Vec::new(),
                     notified: 0,
+                    closed: false,
                 });
             }
             self.emit(format!("{id},CONNECT\r\n").as_bytes());
@@ -380,6 +383,9 @@ impl Inner {
             let Some(Some(link)) = self.links.get_mut(id) else {
                 continue;
             };
+            if link.closed {
+                continue;
+            }
             let got = match &mut link.sock {
                 Sock::Tcp(s) => match s.read(&mut buf) {
                     Ok(0) => {
@@ -426,9 +432,36 @@ impl Inner {
                 }
             }
             if closed {
-                self.close_link(id, true);
+                let keep = self.passive
+                    && self
+                        .links
+                        .get(id)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|l| !l.rx.is_empty());
+                if keep {
+                    // ESP-AT keeps what arrived before the close readable in passive mode
+                    if let Some(Some(l)) = self.links.get_mut(id) {
+                        l.closed = true;
+                    }
+                    let msg = if self.mux {
+                        format!("{id},CLOSED\r\n")
+                    } else {
+                        "CLOSED\r\n".to_string()
+                    };
+                    self.emit(msg.as_bytes());
+                } else {
+                    self.close_link(id, true);
+                }
             }
         }
+    }
+
+    /// An open (not peer-closed) link.
+    fn is_open(&self, id: usize) -> bool {
+        self.links
+            .get(id)
+            .and_then(Option::as_ref)
+            .is_some_and(|l| !l.closed)
     }
 
     fn on_byte(&mut self, b: u8) {
@@ -760,6 +793,16 @@ impl Inner {
         let Some(id) = id.filter(|&i| i < 5) else {
             return self.error();
         };
+        if self
+            .links
+            .get(id)
+            .and_then(Option::as_ref)
+            .is_some_and(|l| l.closed)
+            && let Some(slot) = self.links.get_mut(id)
+        {
+            // a new link drops what the old one left unread
+            *slot = None;
+        }
         if self.links.get(id).is_some_and(Option::is_some) {
             self.emit(b"ALREADY CONNECTED\r\n");
             return self.error();
@@ -805,6 +848,7 @@ impl Inner {
                         sock,
                         rx: Vec::new(),
                         notified: 0,
+                        closed: false,
                     });
                 }
                 let msg = if self.mux {
@@ -834,9 +878,7 @@ impl Inner {
             (Some(0), num(p.first()))
         };
         match (id, len) {
-            (Some(id), Some(len))
-                if (1..=2048).contains(&len) && self.links.get(id).is_some_and(Option::is_some) =>
-            {
+            (Some(id), Some(len)) if (1..=2048).contains(&len) && self.is_open(id) => {
                 self.ok();
                 self.emit(b"> ");
                 self.sending = Some((id, len, Vec::new()));
@@ -861,6 +903,12 @@ impl Inner {
         let n = len.min(link.rx.len());
         let data: Vec<u8> = link.rx.drain(..n).collect();
         link.notified = link.notified.saturating_sub(n);
+        if link.closed
+            && link.rx.is_empty()
+            && let Some(slot) = self.links.get_mut(id)
+        {
+            *slot = None;
+        }
         let mut msg = if v1 {
             format!("+CIPRECVDATA,{n}:")
         } else {

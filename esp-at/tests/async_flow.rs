@@ -55,3 +55,61 @@ fn async_join_connect_send() {
         assert_eq!(&got, b"Weight:1.00,S\r\n");
     });
 }
+
+#[test]
+fn embedded_nal_async_connect_write_read_and_close_on_drop() {
+    use embedded_io_async::{Read as _, Write as _};
+    use embedded_nal_async::{AddrType, Dns, TcpConnect};
+    use esp_at::nal_async::SharedEspAt;
+    use std::io::Write as _;
+
+    let sim = SimModem::new(SimConfig {
+        firmware: Version::new(2, 2, 0),
+        network: Some(("net".into(), "password1".into())),
+        ..SimConfig::default()
+    });
+    let handle = sim.handle();
+    let esp: EspAt<_, _> = EspAt::new(sim, StdDelay, Config::default());
+    let stack = SharedEspAt::new(esp);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    block_on(async {
+        stack.lock().await.join("net", "password1").await.unwrap();
+        assert_eq!(
+            stack
+                .get_host_by_name("localhost", AddrType::IPv4)
+                .await
+                .unwrap(),
+            std::net::IpAddr::from([127, 0, 0, 1])
+        );
+        let mut conn = stack.connect(addr).await.unwrap();
+        let (mut peer, _) = l.accept().unwrap();
+        conn.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut got = [0u8; 18];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"GET / HTTP/1.0\r\n\r\n");
+        peer.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello").unwrap();
+        drop(peer);
+        let mut body = Vec::new();
+        let mut buf = [0u8; 8];
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(body, b"HTTP/1.0 200 OK\r\n\r\nhello");
+        // a second connection; dropping it closes its link before the next command
+        let conn2 = stack.connect(addr).await.unwrap();
+        let _ = l.accept().unwrap();
+        drop(conn2);
+        drop(conn);
+        stack.lock().await.local_ip().await.unwrap();
+    });
+    let cmds = handle.commands();
+    assert!(
+        cmds.iter().any(|c| c.starts_with("AT+CIPCLOSE=")),
+        "{cmds:?}"
+    );
+}

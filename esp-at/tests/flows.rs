@@ -317,3 +317,30 @@ fn sync_pending_reads_recvlen() {
     let p = esp.sync_pending().unwrap();
     assert_eq!(p[usize::from(link.id())], 5);
 }
+
+#[test]
+fn data_sent_before_the_peer_closed_is_still_read() {
+    let (mut esp, _h) = modem(Version::new(2, 2, 0));
+    esp.join(SSID, PASS).unwrap();
+    let (listener, port) = server();
+    let link = esp.connect(Transport::Tcp, "127.0.0.1", port).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.write_all(b"HTTP/1.0 200 OK\r\n\r\nbye").unwrap();
+    drop(peer);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8];
+    for _ in 0..400 {
+        match esp.recv(link, &mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(Error::LinkClosed) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(got, b"HTTP/1.0 200 OK\r\n\r\nbye");
+    assert!(!esp.is_open(link));
+    // the slot is reused afterwards
+    let again = esp.connect(Transport::Tcp, "127.0.0.1", port).unwrap();
+    let _peer = listener.accept().unwrap();
+    esp.send(again, b"x").unwrap();
+}
