@@ -168,10 +168,28 @@ async fn readings_reach_mqtt_in_order_and_survive_a_broker_restart() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _broker = Broker::start(&bin, &dir, port);
-    let rest = collect(&mut rx, 10).await;
-    let mut seqs: Vec<u64> = rest.iter().map(|e| e["Seq"].as_u64().unwrap()).collect();
-    seqs.dedup();
-    assert_eq!(seqs, (10..20).collect::<Vec<_>>(), "nothing lost, in order");
+    // QoS 1 is at-least-once: after a restart a message may come twice; what counts is that
+    // every reading arrives and their first arrivals are in order
+    let mut firsts: Vec<u64> = Vec::new();
+    let mut seen_all = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while firsts.len() < 10 {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(v)) => {
+                let seq = v["Seq"].as_u64().unwrap();
+                seen_all.push(seq);
+                if seq >= 10 && !firsts.contains(&seq) {
+                    firsts.push(seq);
+                }
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(
+        firsts,
+        (10..20).collect::<Vec<_>>(),
+        "nothing lost, in order (received {seen_all:?})"
+    );
     let m = gw.shutdown(Duration::from_secs(5)).await;
     assert_eq!(m.forwarded, 20);
     let _ = std::fs::remove_dir_all(&dir);

@@ -75,7 +75,7 @@ pub fn rig<const Q: usize>(cfg: Option<NodeConfig>, settings: Settings) -> Rig<Q
     });
     let modem = sim.handle();
     let esp_cfg = esp_at::Config {
-        command_timeout_ms: 300,
+        command_timeout_ms: 1_000,
         busy_backoff_ms: 10,
         ..esp_at::Config::default()
     };
