@@ -27,6 +27,13 @@ size_row "Uno: esp-at probe (join, connect, send)" examples/uno/target/avr-none/
 echo
 
 echo "=== Netduino Plus 2 firmware in QEMU with the simulated ESP8266"
-cargo build --release -p scale-node-host --bin netduino_fil
-timeout 180 ./target/release/netduino_fil \
+cargo build --release -p scale-node-host --bin fil
+timeout 180 ./target/release/fil netduino \
     examples/stm32/target/thumbv7em-none-eabihf/release/scale-node-netduino 15055 fil-net fil-password 120
+
+echo "=== Uno esp-at probe in qemu-system-avr without a modem: stack depth of the no-answer path"
+probe_out=$(mktemp)
+timeout 12 qemu-system-avr -M uno -display none -monitor none -serial "file:$probe_out" \
+    -bios examples/uno/target/avr-none/release/at_probe.elf || true
+grep -a "PROBE" "$probe_out"
+rm -f "$probe_out"

@@ -21,6 +21,7 @@ need=()
 command -v avr-gcc >/dev/null || need+=(gcc-avr avr-libc binutils-avr)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+command -v qemu-system-avr >/dev/null || need+=(qemu-system-misc)
 command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -172,9 +172,19 @@ impl Serial {
 
 #[avr_device::interrupt(atmega328p)]
 fn USART_RX() {
-    // SAFETY: only this handler reads UDR0
-    let b = unsafe { (*USART0::ptr()).udr0().read().bits() };
+    take_rx_byte();
+}
+
+/// Move a received byte (if any) from UDR0 into the ring. Called from the RX interrupt and,
+/// as a fallback, when the driver polls (an emulator that drops the interrupt still works).
+fn take_rx_byte() {
     interrupt::free(|cs| {
+        // SAFETY: UDR0/UCSR0A are only read here, with interrupts disabled
+        let usart = unsafe { &*USART0::ptr() };
+        if usart.ucsr0a().read().rxc0().bit_is_clear() {
+            return;
+        }
+        let b = usart.udr0().read().bits();
         let mut r = RX.borrow(cs).borrow_mut();
         if usize::from(r.len) < RX_RING {
             let i = (usize::from(r.head) + usize::from(r.len)) % RX_RING;
@@ -194,6 +204,7 @@ impl embedded_io::ErrorType for Serial {
 
 impl embedded_io::ReadReady for Serial {
     fn read_ready(&mut self) -> Result<bool, Infallible> {
+        take_rx_byte();
         Ok(interrupt::free(|cs| RX.borrow(cs).borrow().len > 0))
     }
 }
@@ -204,6 +215,7 @@ impl embedded_io::Read for Serial {
             return Ok(0);
         }
         loop {
+            take_rx_byte();
             let n = interrupt::free(|cs| {
                 let mut r = RX.borrow(cs).borrow_mut();
                 let mut n = 0;

@@ -1,5 +1,6 @@
 //! esp-at alone on the Uno: join, connect, send. Measures what the AT driver costs in flash, RAM
-//! and stack. Credentials come from build-time environment variables.
+//! and stack: the free RAM is painted at boot, and the deepest the stack reached is reported at
+//! the end (`PROBE OK stack=<bytes>`). Credentials come from build-time environment variables.
 
 #![no_std]
 #![no_main]
@@ -8,8 +9,60 @@ use embedded_io::Write;
 use panic_halt as _;
 use scale_node_uno::board::{self, Delay, Serial};
 
+const PAINT: u8 = 0xA5;
+const RAM_END: usize = 0x08FF;
+
+unsafe extern "C" {
+    /// End of .data/.bss, from avr-libc's linker script.
+    static __heap_start: u8;
+}
+
+/// Fill the RAM between the end of the statics and (just below) the current stack with a
+/// pattern.
+#[inline(never)]
+fn paint_stack() {
+    let marker = 0u8;
+    let sp = core::ptr::addr_of!(marker) as usize;
+    // SAFETY: the region between the statics and the live stack is unused at this point
+    unsafe {
+        let start = core::ptr::addr_of!(__heap_start) as usize;
+        let mut p = start;
+        while p + 48 < sp {
+            core::ptr::write_volatile(p as *mut u8, PAINT);
+            p += 1;
+        }
+    }
+}
+
+/// Bytes of stack used at the deepest point since `paint_stack`.
+fn peak_stack() -> usize {
+    // SAFETY: reads of painted RAM below the live stack
+    unsafe {
+        let mut p = core::ptr::addr_of!(__heap_start) as usize;
+        while p < RAM_END && core::ptr::read_volatile(p as *const u8) == PAINT {
+            p += 1;
+        }
+        RAM_END + 1 - p
+    }
+}
+
+fn write_num(s: &mut impl Write, mut v: usize) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    let _ = s.write_all(&digits[i..]);
+}
+
 #[avr_device::entry]
 fn main() -> ! {
+    paint_stack();
     let Some(dp) = avr_device::atmega328p::Peripherals::take() else {
         loop {}
     };
@@ -21,13 +74,16 @@ fn main() -> ! {
     let ssid = option_env!("SCALE_SSID").unwrap_or("ssid");
     let pass = option_env!("SCALE_PASSWORD").unwrap_or("");
     let host = option_env!("SCALE_HOST").unwrap_or("127.0.0.1");
+    let port = option_env!("SCALE_PORT").and_then(|p| scale_node::fmt::parse_u32(p.as_bytes())).unwrap_or(5001) as u16;
     let ok = esp.join(ssid, pass).is_ok()
-        && match esp.connect(esp_at::Transport::Tcp, host, 5001) {
+        && match esp.connect(esp_at::Transport::Tcp, host, port) {
             Ok(link) => esp.send(link, b"Weight:1.00,Scale.Arduino\r\n").is_ok(),
             Err(_) => false,
         };
     let (mut serial, _, _) = esp.release();
-    let _ = serial.write_all(if ok { b"PROBE OK\r\n" } else { b"PROBE FAIL\r\n" });
+    let _ = serial.write_all(if ok { b"PROBE OK stack=" } else { b"PROBE FAIL stack=" });
+    write_num(&mut serial, peak_stack());
+    let _ = serial.write_all(b"\r\n");
     avr_device::interrupt::disable();
     loop {
         avr_device::asm::sleep();
