@@ -133,13 +133,29 @@ pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
     if is_prefix_of(buf, b"+IPD,") || is_prefix_of(buf, b"+CIPRECVDATA") {
         return (Event::None, 0);
     }
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    // one pass: find the line end and notice bytes that are not ESP-AT text
+    let mut nl = None;
+    let mut bad = false;
+    let mut first_cr = usize::MAX;
+    for (i, &b) in buf.iter().enumerate() {
+        match b {
+            b'\n' => {
+                nl = Some(i);
+                break;
+            }
+            b'\r' => first_cr = first_cr.min(i),
+            b'\t' | 0x20..=0x7E => {}
+            _ => bad = true,
+        }
+    }
+    let Some(nl) = nl else {
         return (Event::None, 0);
     };
     let raw = buf.get(..nl).unwrap_or(&[]);
     let end = raw.iter().rposition(|&b| b != b'\r').map_or(0, |p| p + 1);
     let line = raw.get(..end).unwrap_or(&[]);
-    (classify(line), nl + 1)
+    // a CR inside the line (not just before the LF) is noise too
+    (classify(line, bad || first_cr < end), nl + 1)
 }
 
 /// For a full buffer in which [`parse`] finds nothing complete: consume everything as noise
@@ -148,7 +164,7 @@ pub fn parse_full(buf: &[u8]) -> (Event<'_>, usize) {
     (Event::Noise(buf), buf.len())
 }
 
-fn classify(line: &[u8]) -> Event<'_> {
+fn classify(line: &[u8], bad: bool) -> Event<'_> {
     match line {
         b"OK" => return Event::Ok,
         b"ERROR" => return Event::Error,
@@ -164,35 +180,57 @@ fn classify(line: &[u8]) -> Event<'_> {
         b"CONNECT FAIL" => return Event::Urc(Urc::ConnectFail(None)),
         _ => {}
     }
-    if line.iter().any(|&b| (b < 0x20 && b != b'\t') || b >= 0x7F) {
+    if bad {
         return Event::Noise(line);
     }
-    if starts_with(line, b"busy ") {
-        return Event::Busy;
-    }
-    if let Some(hex) = line.strip_prefix(b"ERR CODE:0x") {
-        let mut v: u32 = 0;
-        for &d in hex.iter().take(8) {
-            let n = match d {
-                b'0'..=b'9' => d - b'0',
-                b'a'..=b'f' => d - b'a' + 10,
-                b'A'..=b'F' => d - b'A' + 10,
-                _ => return Event::Line(line),
-            };
-            v = (v << 4) | u32::from(n);
+    // the remaining classes are told apart by their first byte
+    match line.first() {
+        Some(b'b') if starts_with(line, b"busy ") => Event::Busy,
+        Some(b'E') => match line.strip_prefix(b"ERR CODE:0x") {
+            Some(hex) => err_code(line, hex),
+            None => Event::Line(line),
+        },
+        Some(b'R') => match line
+            .strip_prefix(b"Recv ")
+            .and_then(|r| r.strip_suffix(b" bytes"))
+            .and_then(parse_u32)
+        {
+            Some(n) => Event::Recv(n),
+            None => Event::Line(line),
+        },
+        Some(b'0'..=b'9') => link_urc(line),
+        Some(b'+')
+            if starts_with(line, b"+STA_CONNECTED")
+                || starts_with(line, b"+STA_DISCONNECTED")
+                || starts_with(line, b"+DIST_STA_IP") =>
+        {
+            Event::Urc(Urc::SoftAp(line))
         }
-        return Event::ErrCode(v);
+        Some(b'A') if starts_with(line, b"AT") && !starts_with(line, b"AT version") => {
+            Event::Echo(line)
+        }
+        _ => Event::Line(line),
     }
-    if let Some(rest) = line.strip_prefix(b"Recv ")
-        && let Some(num) = rest.strip_suffix(b" bytes")
-        && let Some(n) = parse_u32(num)
-    {
-        return Event::Recv(n);
+}
+
+fn err_code<'a>(line: &'a [u8], hex: &[u8]) -> Event<'a> {
+    let mut v: u32 = 0;
+    for &d in hex.iter().take(8) {
+        let n = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            b'A'..=b'F' => d - b'A' + 10,
+            _ => return Event::Line(line),
+        };
+        v = (v << 4) | u32::from(n);
     }
-    // <link>,CONNECT / <link>,CLOSED / <link>,CONNECT FAIL
-    if let Some(comma) = line.iter().position(|&b| b == b',')
+    Event::ErrCode(v)
+}
+
+/// `<link>,CONNECT` / `<link>,CLOSED` / `<link>,CONNECT FAIL`, else a plain line.
+fn link_urc(line: &[u8]) -> Event<'_> {
+    if let Some(comma) = line.iter().take(3).position(|&b| b == b',')
         && comma > 0
-        && comma <= 2
         && let Some(link) = line.get(..comma).and_then(parse_u32)
     {
         let link = u8::try_from(link).ok();
@@ -202,15 +240,6 @@ fn classify(line: &[u8]) -> Event<'_> {
             Some(b"CONNECT FAIL") => return Event::Urc(Urc::ConnectFail(link)),
             _ => {}
         }
-    }
-    if starts_with(line, b"+STA_CONNECTED")
-        || starts_with(line, b"+STA_DISCONNECTED")
-        || starts_with(line, b"+DIST_STA_IP")
-    {
-        return Event::Urc(Urc::SoftAp(line));
-    }
-    if starts_with(line, b"AT") && !starts_with(line, b"AT version") {
-        return Event::Echo(line);
     }
     Event::Line(line)
 }
