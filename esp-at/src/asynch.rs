@@ -52,15 +52,11 @@ where
 {
     /// A driver with the module's reset line.
     pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
-        let caps = match config.firmware {
-            Some(v) => v.capabilities(),
-            None => Capabilities::default(),
-        };
         EspAt {
             io,
             delay,
             reset,
-            core: Core::new(caps),
+            core: Core::new(config.initial_capabilities()),
             config,
         }
     }

@@ -61,15 +61,11 @@ where
     /// A driver with the module's `RST` (or `EN`/`CH_PD`) line on `reset`, for
     /// [`hard_reset`](Self::hard_reset).
     pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
-        let caps = match config.firmware {
-            Some(v) => v.capabilities(),
-            None => Capabilities::default(),
-        };
         EspAt {
             io,
             delay,
             reset,
-            core: Core::new(caps),
+            core: Core::new(config.initial_capabilities()),
             config,
         }
     }

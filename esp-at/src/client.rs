@@ -49,6 +49,17 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The capabilities to start with: from the stated firmware, else the conservative default
+    /// until `AT+GMR` has been read.
+    pub(crate) fn initial_capabilities(&self) -> crate::dialect::Capabilities {
+        match self.firmware {
+            Some(v) => v.capabilities(),
+            None => crate::dialect::Capabilities::default(),
+        }
+    }
+}
+
 /// A pin that does nothing: for boards without a reset line to the module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoPin;

@@ -27,6 +27,18 @@ fn modem(fw: Version) -> (EspAt<SimModem, StdDelay>, SimHandle) {
     (EspAt::new(sim, StdDelay, cfg), h)
 }
 
+/// Poll `recv` until something arrives (at most about a second).
+fn recv_some(esp: &mut EspAt<SimModem, StdDelay>, link: esp_at::Link, buf: &mut [u8]) -> usize {
+    for _ in 0..200 {
+        let n = esp.recv(link, buf).unwrap();
+        if n > 0 {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    0
+}
+
 fn server() -> (TcpListener, u16) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -69,14 +81,7 @@ fn join_with_special_characters_connect_send_receive_close() {
         // passive receive, payload that looks like protocol
         peer.write_all(b"201\r\nOK\r\n").unwrap();
         let mut buf = [0u8; 64];
-        let mut n = 0;
-        for _ in 0..200 {
-            n = esp.recv(link, &mut buf).unwrap();
-            if n > 0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let n = recv_some(&mut esp, link, &mut buf);
         assert_eq!(&buf[..n], b"201\r\nOK\r\n");
         esp.close(link).unwrap();
         assert!(!esp.is_open(link));
@@ -241,14 +246,7 @@ fn udp_and_dns() {
     assert_eq!(&buf[..n], b"ping");
     sock.send_to(b"pong", from).unwrap();
     let mut got = [0u8; 8];
-    let mut n = 0;
-    for _ in 0..200 {
-        n = esp.recv(link, &mut got).unwrap();
-        if n > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let n = recv_some(&mut esp, link, &mut got);
     assert_eq!(&got[..n], b"pong");
 }
 
@@ -272,14 +270,7 @@ fn soft_ap_server_accepts_a_client() {
     let link = link.unwrap();
     phone.write_all(b"ssid=home\n").unwrap();
     let mut buf = [0u8; 32];
-    let mut n = 0;
-    for _ in 0..200 {
-        n = esp.recv(link, &mut buf).unwrap();
-        if n > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let n = recv_some(&mut esp, link, &mut buf);
     assert_eq!(&buf[..n], b"ssid=home\n");
     esp.send(link, b"OK\n").unwrap();
     let mut r = [0u8; 3];
