@@ -40,6 +40,8 @@ pub struct NodeConfig {
     pub full_cg: i32,
     /// Low-stock threshold, hundredths of a percent (2000 = 20 %; 0: off).
     pub low_centipct: i32,
+    /// Volume of a full container in millilitres, for `Volume` readings (0: off).
+    pub full_ml: u32,
     /// Line format.
     pub format: Format,
 }
@@ -59,6 +61,7 @@ impl Default for NodeConfig {
             container_cg: 0,
             full_cg: 0,
             low_centipct: 0,
+            full_ml: 0,
             format: Format::Extended,
         }
     }
@@ -152,6 +155,7 @@ impl NodeConfig {
         w.put(&self.container_cg.to_le_bytes());
         w.put(&self.full_cg.to_le_bytes());
         w.put(&self.low_centipct.to_le_bytes());
+        w.put(&self.full_ml.to_le_bytes());
         let len = w.len;
         if let Some(l) = w.buf.get_mut(3) {
             *l = (len - 4) as u8;
@@ -196,6 +200,7 @@ impl NodeConfig {
         let container_cg = r.i32()?;
         let full_cg = r.i32()?;
         let low_centipct = r.i32()?;
+        let full_ml = r.i32()? as u32;
         let cfg = NodeConfig {
             ssid,
             password,
@@ -209,6 +214,7 @@ impl NodeConfig {
             container_cg,
             full_cg,
             low_centipct,
+            full_ml,
             format,
         };
         cfg.validate().map_err(|_| LoadError::Invalid)?;
@@ -434,6 +440,13 @@ impl Setup {
             b"full_g" => parse_centi(value)
                 .map(|v| d.full_cg = v)
                 .ok_or("full_g: grams"),
+            b"full_ml" => match parse_u32(value) {
+                Some(v) => {
+                    d.full_ml = v;
+                    Ok(())
+                }
+                None => Err("full_ml: millilitres"),
+            },
             b"low_percent" => parse_centi(value)
                 .filter(|v| (0..=10_000).contains(v))
                 .map(|v| d.low_centipct = v)

@@ -537,6 +537,16 @@ where
             let low = cfg.low_centipct > 0 && pct < cfg.low_centipct;
             let afl = fl | if low { flags::LOW_STOCK } else { 0 };
             self.enqueue(Kind::Amount, pct, afl, now);
+            if cfg.full_ml > 0 {
+                // hundredths of a millilitre: pct is in hundredths of a percent
+                let ml = i64::from(pct) * i64::from(cfg.full_ml) / 100;
+                self.enqueue(
+                    Kind::Volume,
+                    ml.clamp(0, i64::from(i32::MAX)) as i32,
+                    afl,
+                    now,
+                );
+            }
             if low && !self.low_alerted {
                 self.low_alerted = true;
                 self.enqueue(Kind::LowStock, pct, afl, now);

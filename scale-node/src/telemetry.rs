@@ -18,6 +18,8 @@ pub enum Kind {
     Weight,
     /// Amount of product left in percent (`Amount`).
     Amount,
+    /// Volume of product left in millilitres (`Volume`).
+    Volume,
     /// The amount fell below the low-stock threshold (`LowStock`, value = amount in percent).
     LowStock,
     /// The load cell did not answer (`SensorFault`, value 0).
@@ -30,6 +32,7 @@ impl Kind {
         match self {
             Kind::Weight => b"Weight",
             Kind::Amount => b"Amount",
+            Kind::Volume => b"Volume",
             Kind::LowStock => b"LowStock",
             Kind::SensorFault => b"SensorFault",
         }

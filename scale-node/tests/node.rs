@@ -266,6 +266,7 @@ fn amount_left_and_low_stock_alert() {
     cfg.container_cg = 5_000; // 50 g bottle
     cfg.full_cg = 105_000; // 1 kg of milk
     cfg.low_centipct = 2_000; // 20 %
+    cfg.full_ml = 1_000; // a litre bottle
     let mut r = rig::<32>(Some(cfg), Settings::default());
     r.hx.set_constant(grams_to_raw(55_000)); // half full
     assert!(r.run_until(20_000, |_| {
@@ -277,6 +278,15 @@ fn amount_left_and_low_stock_alert() {
         .find(|m| m.sensor_type == "Amount")
         .unwrap();
     assert_eq!(a.value, "50.00");
+    assert!(r.run_until(20_000, |_| {
+        gw.messages().iter().any(|m| m.sensor_type == "Volume")
+    }));
+    let v = gw
+        .messages()
+        .into_iter()
+        .find(|m| m.sensor_type == "Volume")
+        .unwrap();
+    assert_eq!(v.value, "500.00", "millilitres left");
     r.hx.set_constant(grams_to_raw(15_000)); // 10 % left
     assert!(r.run_until(40_000, |_| {
         gw.messages().iter().any(|m| m.sensor_type == "LowStock")

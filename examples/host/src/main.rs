@@ -188,6 +188,7 @@ fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, S
             0
         },
         low_centipct: 2_000,
+        full_ml: if o.amount { 1_000 } else { 0 },
         format: if o.classic {
             Format::Classic
         } else {
@@ -226,6 +227,7 @@ fn describe(kind: Kind) -> &'static str {
     match kind {
         Kind::Weight => "weight  ",
         Kind::Amount => "left    ",
+        Kind::Volume => "volume  ",
         Kind::LowStock => "LOW MILK",
         Kind::SensorFault => "SENSOR FAULT",
     }
@@ -235,6 +237,7 @@ fn unit(kind: Kind) -> &'static str {
     match kind {
         Kind::Weight => "g",
         Kind::Amount | Kind::LowStock => "%",
+        Kind::Volume => "ml",
         Kind::SensorFault => "",
     }
 }
@@ -354,6 +357,10 @@ fn run(o: &Options) -> Result<(), String> {
     println!("  acknowledged (2xx)       {}", s.acked);
     println!("  still queued             {}", node.queued());
     println!("  dropped (queue full)     {}", s.dropped);
+    println!(
+        "  lost                     {}",
+        s.dropped as usize + node.queued()
+    );
     println!(
         "  joins / connects / modem resets  {} / {} / {}",
         s.joins, s.connects, s.modem_resets
