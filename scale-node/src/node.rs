@@ -9,7 +9,7 @@ use crate::config::{CONFIG_MAX, NodeConfig, Setup, SetupReply};
 use crate::fmt::LineBuf;
 use crate::hal::{Clock, Fault, Sensor, Uplink};
 use crate::led::{BlinkCode, Blinker};
-use crate::telemetry::{AckParser, Format, Kind, MAX_LINE, Reading, flags, format_line};
+use crate::telemetry::{AckParser, Kind, MAX_LINE, Reading, flags, format_line};
 
 /// Supervisor and measurement settings that are not part of the provisioned configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -750,12 +750,7 @@ where
                 break;
             };
             let mut line: LineBuf<MAX_LINE> = LineBuf::new();
-            let format = if cfg.format == Format::Classic {
-                Format::Classic
-            } else {
-                Format::Extended
-            };
-            format_line(&r, &cfg.sensor_id, format, self.stats.dropped, &mut line);
+            format_line(&r, &cfg.sensor_id, cfg.format, self.stats.dropped, &mut line);
             match self.uplink.send(line.as_bytes()) {
                 Ok(()) => {
                     self.stats.sent += 1;
