@@ -750,7 +750,13 @@ where
                 break;
             };
             let mut line: LineBuf<MAX_LINE> = LineBuf::new();
-            format_line(&r, &cfg.sensor_id, cfg.format, self.stats.dropped, &mut line);
+            format_line(
+                &r,
+                &cfg.sensor_id,
+                cfg.format,
+                self.stats.dropped,
+                &mut line,
+            );
             match self.uplink.send(line.as_bytes()) {
                 Ok(()) => {
                     self.stats.sent += 1;
