@@ -1,12 +1,12 @@
-//! `embedded-nal` 0.9: a TCP client stack and DNS over the modem (feature `nal`), so MQTT and
-//! HTTP client crates written against those traits run on an ESP8266.
+//! `embedded-nal` 0.9: TCP and UDP client stacks and DNS over the modem (feature `nal`), so MQTT,
+//! HTTP, NTP or CoAP client crates written against those traits run on an ESP8266.
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, ReadReady, Write};
-use embedded_nal::{AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
+use embedded_nal::{AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind, UdpClientStack};
 
 use crate::blocking::EspAt;
 use crate::command::CmdError;
@@ -119,5 +119,76 @@ where
         _result: &mut [u8],
     ) -> nb::Result<usize, Self::Error> {
         Err(nb::Error::Other(Error::Command(CmdError::Unsupported)))
+    }
+}
+
+/// A UDP socket of the modem (a UDP link with a fixed remote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NalUdpSocket {
+    link: Option<Link>,
+    remote: Option<SocketAddr>,
+}
+
+impl<T, D, P, const RX: usize> UdpClientStack for EspAt<T, D, P, RX>
+where
+    T: Read + Write + ReadReady,
+    D: DelayNs,
+    P: OutputPin,
+    T::Error: core::fmt::Debug,
+{
+    type UdpSocket = NalUdpSocket;
+    type Error = Error<T::Error>;
+
+    fn socket(&mut self) -> Result<NalUdpSocket, Self::Error> {
+        Ok(NalUdpSocket::default())
+    }
+
+    fn connect(
+        &mut self,
+        socket: &mut NalUdpSocket,
+        remote: SocketAddr,
+    ) -> Result<(), Self::Error> {
+        let IpAddr::V4(ip) = remote.ip() else {
+            return Err(Error::Command(CmdError::Unsupported));
+        };
+        if let Some(old) = socket.link.take() {
+            EspAt::close(self, old)?;
+        }
+        let mut buf = [0u8; 15];
+        let host = dotted(ip, &mut buf);
+        socket.link = Some(EspAt::connect(self, Transport::Udp, host, remote.port())?);
+        socket.remote = Some(remote);
+        Ok(())
+    }
+
+    fn send(&mut self, socket: &mut NalUdpSocket, buffer: &[u8]) -> nb::Result<(), Self::Error> {
+        let link = socket.link.ok_or(nb::Error::Other(Error::LinkClosed))?;
+        if buffer.len() > crate::client::MAX_SEND {
+            // a datagram cannot be split
+            return Err(nb::Error::Other(Error::Command(CmdError::TooLong)));
+        }
+        EspAt::send(self, link, buffer).map_err(nb::Error::Other)
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut NalUdpSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<(usize, SocketAddr), Self::Error> {
+        let (Some(link), Some(remote)) = (socket.link, socket.remote) else {
+            return Err(nb::Error::Other(Error::LinkClosed));
+        };
+        match EspAt::recv(self, link, buffer) {
+            Ok(0) => Err(nb::Error::WouldBlock),
+            Ok(n) => Ok((n, remote)),
+            Err(e) => Err(nb::Error::Other(e)),
+        }
+    }
+
+    fn close(&mut self, socket: NalUdpSocket) -> Result<(), Self::Error> {
+        match socket.link {
+            Some(link) => EspAt::close(self, link),
+            None => Ok(()),
+        }
     }
 }

@@ -335,3 +335,53 @@ fn data_sent_before_the_peer_closed_is_still_read() {
     let _peer = listener.accept().unwrap();
     esp.send(again, b"x").unwrap();
 }
+
+#[test]
+fn embedded_nal_tcp_udp_and_dns() {
+    use embedded_nal::{AddrType, Dns, TcpClientStack, UdpClientStack};
+    let (mut esp, _h) = modem(Version::new(2, 2, 0));
+    esp.join(SSID, PASS).unwrap();
+    assert_eq!(
+        nb::block!(esp.get_host_by_name("localhost", AddrType::IPv4)).unwrap(),
+        std::net::IpAddr::from([127, 0, 0, 1])
+    );
+    // TCP
+    let (listener, _) = server();
+    let mut tcp = TcpClientStack::socket(&mut esp).unwrap();
+    TcpClientStack::connect(&mut esp, &mut tcp, listener.local_addr().unwrap()).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    assert_eq!(
+        TcpClientStack::send(&mut esp, &mut tcp, b"hello").unwrap(),
+        5
+    );
+    let mut got = [0u8; 5];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    let mut buf = [0u8; 8];
+    assert!(matches!(
+        TcpClientStack::receive(&mut esp, &mut tcp, &mut buf),
+        Err(nb::Error::WouldBlock)
+    ));
+    peer.write_all(b"world").unwrap();
+    let n = nb::block!(TcpClientStack::receive(&mut esp, &mut tcp, &mut buf)).unwrap();
+    assert_eq!(&buf[..n], b"world");
+    TcpClientStack::close(&mut esp, tcp).unwrap();
+    // UDP
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let remote = sock.local_addr().unwrap();
+    let mut udp = UdpClientStack::socket(&mut esp).unwrap();
+    UdpClientStack::connect(&mut esp, &mut udp, remote).unwrap();
+    nb::block!(UdpClientStack::send(&mut esp, &mut udp, b"ntp?")).unwrap();
+    let mut d = [0u8; 8];
+    let (n, from) = sock.recv_from(&mut d).unwrap();
+    assert_eq!(&d[..n], b"ntp?");
+    sock.send_to(b"time", from).unwrap();
+    let (n, src) = nb::block!(UdpClientStack::receive(&mut esp, &mut udp, &mut buf)).unwrap();
+    assert_eq!((&buf[..n], src), (&b"time"[..], remote));
+    let too_big = vec![0u8; 3000];
+    assert!(matches!(
+        UdpClientStack::send(&mut esp, &mut udp, &too_big),
+        Err(nb::Error::Other(Error::Command(_)))
+    ));
+    UdpClientStack::close(&mut esp, udp).unwrap();
+}
