@@ -151,8 +151,7 @@ macro_rules! operations {
                     Err(Error::Busy) if tries < self.config.busy_retries => {
                         tries += 1;
                         // let the running command finish; its late answer is drained here
-                        let mut idle = Txn::new(Final::Never);
-                        let _ = self.wait(&mut idle, self.config.busy_backoff_ms) $($aw)*;
+                        let _ = self.listen(self.config.busy_backoff_ms) $($aw)*;
                     }
                     other => return other,
                 }
@@ -171,8 +170,7 @@ macro_rules! operations {
         /// automatically after the module rebooted.
         pub $($async_kw)? fn init(&mut self) -> Result<Version, Error<T::Error>> {
             // drain boot noise, then make sure the module listens
-            let mut idle = Txn::new(Final::Never);
-            let _ = self.wait(&mut idle, 0) $($aw)*;
+            let _ = self.listen(0) $($aw)*;
             let mut alive = false;
             for _ in 0..3 {
                 match self.simple(Basic::At.into()) $($aw)* {
@@ -183,8 +181,7 @@ macro_rules! operations {
                     // a module that is still booting prints `ready` first; let the late answer
                     // to this probe go by before the next one, so answers stay paired
                     Err(Error::Timeout) | Err(Error::Failed) | Err(Error::Rebooted) => {
-                        let mut idle = Txn::new(Final::Never);
-                        let _ = self.wait(&mut idle, self.config.busy_backoff_ms) $($aw)*;
+                        let _ = self.listen(self.config.busy_backoff_ms) $($aw)*;
                     }
                     Err(e) => return Err(e),
                 }
@@ -243,8 +240,7 @@ macro_rules! operations {
         /// Process whatever the module sent (URCs: closes, data notifications, Wi-Fi state,
         /// reboots) without sending anything. Re-initialises after a reboot.
         pub $($async_kw)? fn poll(&mut self) -> Result<(), Error<T::Error>> {
-            let mut idle = Txn::new(Final::Never);
-            self.wait(&mut idle, 0) $($aw)* ?;
+            self.listen(0) $($aw)* ?;
             if self.core.needs_init && self.core.stats.reboots > 0 {
                 self.init() $($aw)* ?;
             }

@@ -31,6 +31,32 @@ pub struct NalSocket {
 
 use crate::nal_common::dotted;
 
+impl<T, D, P, const RX: usize> EspAt<T, D, P, RX>
+where
+    T: Read + Write + ReadReady,
+    D: DelayNs,
+    P: OutputPin,
+    T::Error: core::fmt::Debug,
+{
+    /// Close a socket's previous link, if any, and open one to `remote` (IPv4 only: the modem
+    /// takes dotted addresses).
+    fn reopen(
+        &mut self,
+        old: Option<Link>,
+        transport: Transport,
+        remote: SocketAddr,
+    ) -> Result<Link, Error<T::Error>> {
+        let IpAddr::V4(ip) = remote.ip() else {
+            return Err(Error::Command(CmdError::Unsupported));
+        };
+        if let Some(old) = old {
+            EspAt::close(self, old)?;
+        }
+        let mut buf = [0u8; 15];
+        EspAt::connect(self, transport, dotted(ip, &mut buf), remote.port())
+    }
+}
+
 impl<T, D, P, const RX: usize> TcpClientStack for EspAt<T, D, P, RX>
 where
     T: Read + Write + ReadReady,
@@ -50,17 +76,10 @@ where
         socket: &mut NalSocket,
         remote: SocketAddr,
     ) -> nb::Result<(), Self::Error> {
-        let IpAddr::V4(ip) = remote.ip() else {
-            return Err(nb::Error::Other(Error::Command(CmdError::Unsupported)));
-        };
-        if let Some(old) = socket.link.take() {
-            EspAt::close(self, old).map_err(nb::Error::Other)?;
-        }
-        let mut buf = [0u8; 15];
-        let host = dotted(ip, &mut buf);
-        let link =
-            EspAt::connect(self, Transport::Tcp, host, remote.port()).map_err(nb::Error::Other)?;
-        socket.link = Some(link);
+        socket.link = Some(
+            self.reopen(socket.link.take(), Transport::Tcp, remote)
+                .map_err(nb::Error::Other)?,
+        );
         Ok(())
     }
 
@@ -148,15 +167,7 @@ where
         socket: &mut NalUdpSocket,
         remote: SocketAddr,
     ) -> Result<(), Self::Error> {
-        let IpAddr::V4(ip) = remote.ip() else {
-            return Err(Error::Command(CmdError::Unsupported));
-        };
-        if let Some(old) = socket.link.take() {
-            EspAt::close(self, old)?;
-        }
-        let mut buf = [0u8; 15];
-        let host = dotted(ip, &mut buf);
-        socket.link = Some(EspAt::connect(self, Transport::Udp, host, remote.port())?);
+        socket.link = Some(self.reopen(socket.link.take(), Transport::Udp, remote)?);
         socket.remote = Some(remote);
         Ok(())
     }
