@@ -349,22 +349,32 @@ impl Setup {
 
     /// Handle one line (without its line ending).
     pub fn line(&mut self, line: &[u8]) -> SetupReply {
+        let reply = self.draft.edit(line);
+        match reply {
+            SetupReply::Committed => self.base.clone_from(&self.draft),
+            SetupReply::Aborted => self.draft.clone_from(&self.base),
+            SetupReply::Ok | SetupReply::Err(_) => {}
+        }
+        reply
+    }
+}
+
+impl NodeConfig {
+    /// Apply one setup line (without its line ending) to this configuration, used as a
+    /// draft: `key=value` changes one field after checking it, `commit` validates the whole
+    /// and answers [`SetupReply::Committed`], `abort` answers [`SetupReply::Aborted`] and
+    /// leaves restoring the previous configuration to the caller (see [`Setup`], which does).
+    pub fn edit(&mut self, line: &[u8]) -> SetupReply {
         let line = trim(line);
         match line {
             b"" => return SetupReply::Ok,
             b"commit" => {
-                return match self.draft.validate() {
-                    Ok(()) => {
-                        self.base = self.draft.clone();
-                        SetupReply::Committed
-                    }
+                return match self.validate() {
+                    Ok(()) => SetupReply::Committed,
                     Err(e) => SetupReply::Err(e),
                 };
             }
-            b"abort" => {
-                self.draft = self.base.clone();
-                return SetupReply::Aborted;
-            }
+            b"abort" => return SetupReply::Aborted,
             _ => {}
         }
         let Some(eq) = line.iter().position(|&b| b == b'=') else {
@@ -377,7 +387,7 @@ impl Setup {
         let Ok(text) = core::str::from_utf8(value) else {
             return SetupReply::Err("value is not UTF-8");
         };
-        let d = &mut self.draft;
+        let d = self;
         let r: Result<(), &'static str> = match key {
             b"ssid" => esp_at::escape::check_ssid(text)
                 .map_err(|_| "ssid: 1-32 printable bytes")

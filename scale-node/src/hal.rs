@@ -6,10 +6,13 @@ use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_io::{Read, ReadReady, Write};
 use esp_at::{EspAt, Link, Transport};
 
-/// Milliseconds since boot.
+/// A millisecond clock.
+///
+/// The value wraps around after 2^32 ms (about 49.7 days); the node compares times with
+/// wrapping arithmetic, so a free-running 32-bit counter is all a board needs.
 pub trait Clock {
-    /// Now, ms.
-    fn now_ms(&mut self) -> u64;
+    /// Now, ms (wrapping).
+    fn now_ms(&mut self) -> u32;
 }
 
 /// A load sensor that produces raw samples without blocking.

@@ -52,7 +52,7 @@ pub struct Blinker<L> {
     code: Option<BlinkCode>,
     /// Remaining half-periods (on and off phases).
     phases: u8,
-    next_ms: u64,
+    next_ms: u32,
     on: bool,
     played: u32,
 }
@@ -71,7 +71,7 @@ impl<L: OutputPin> Blinker<L> {
     }
 
     /// Start a code (replaces one in progress).
-    pub fn play(&mut self, code: BlinkCode, now_ms: u64) {
+    pub fn play(&mut self, code: BlinkCode, now_ms: u32) {
         let (n, _) = code.pattern();
         self.code = Some(code);
         self.phases = n * 2;
@@ -90,9 +90,9 @@ impl<L: OutputPin> Blinker<L> {
     }
 
     /// Advance the pattern.
-    pub fn update(&mut self, now_ms: u64) {
+    pub fn update(&mut self, now_ms: u32) {
         let Some(code) = self.code else { return };
-        if now_ms < self.next_ms {
+        if !crate::node::reached(now_ms, self.next_ms) {
             return;
         }
         let (_, half) = code.pattern();
@@ -109,7 +109,7 @@ impl<L: OutputPin> Blinker<L> {
             self.led.set_low()
         };
         self.phases -= 1;
-        self.next_ms = now_ms + u64::from(half);
+        self.next_ms = now_ms.wrapping_add(u32::from(half));
     }
 
     /// Give the LED back.

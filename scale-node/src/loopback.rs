@@ -39,6 +39,8 @@ struct Shared {
     down: AtomicBool,
     status: AtomicU16,
     conns: Mutex<Vec<TcpStream>>,
+    /// The listening socket is open.
+    listening: AtomicBool,
 }
 
 /// The gateway. Dropping it stops it.
@@ -66,6 +68,7 @@ impl ArticleGateway {
             down: AtomicBool::new(false),
             status: AtomicU16::new(201),
             conns: Mutex::new(Vec::new()),
+            listening: AtomicBool::new(true),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let (sh, st) = (shared.clone(), stop.clone());
@@ -83,13 +86,23 @@ impl ArticleGateway {
         lock(&self.shared.messages).clone()
     }
 
-    /// Take the gateway down (`true`: connections are cut and refused) or back up.
+    /// Take the gateway down (`true`: connections are cut and refused) or back up. Returns
+    /// once the listening socket is closed or open again (at most about 2 s), so a caller
+    /// running on virtual time sees the change at once.
     pub fn set_down(&self, down: bool) {
         self.shared.down.store(down, Ordering::SeqCst);
         if down {
             for c in lock(&self.shared.conns).drain(..) {
                 let _ = c.shutdown(Shutdown::Both);
             }
+        }
+        for _ in 0..2_000 {
+            if self.shared.listening.load(Ordering::SeqCst) != down
+                || self.stop.load(Ordering::SeqCst)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -112,6 +125,7 @@ fn accept_loop(listener: TcpListener, addr: SocketAddr, sh: Arc<Shared>, stop: A
         if sh.down.load(Ordering::SeqCst) {
             // closed: connection attempts are refused
             listener = None;
+            sh.listening.store(false, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
@@ -121,6 +135,7 @@ fn accept_loop(listener: TcpListener, addr: SocketAddr, sh: Arc<Shared>, stop: A
                 Ok(l) => {
                     let _ = l.set_nonblocking(true);
                     listener = Some(l);
+                    sh.listening.store(true, Ordering::SeqCst);
                     continue;
                 }
                 Err(_) => {

@@ -5,7 +5,7 @@ use embedded_storage::Storage;
 use heapless::Vec;
 use hx711::filter::{Estimator, Window};
 
-use crate::config::{CONFIG_MAX, NodeConfig, Setup, SetupReply};
+use crate::config::{CONFIG_MAX, NodeConfig, SetupReply};
 use crate::fmt::LineBuf;
 use crate::hal::{Clock, Fault, Sensor, Uplink};
 use crate::led::{BlinkCode, Blinker};
@@ -129,6 +129,13 @@ pub struct NodeStats {
 
 const EVENTS: usize = 8;
 
+/// `true` once the wrapping millisecond time `now` is at or past `deadline` (deadlines are
+/// at most 2^31 ms, about 24.8 days, ahead).
+#[inline]
+pub(crate) fn reached(now: u32, deadline: u32) -> bool {
+    now.wrapping_sub(deadline) < 0x8000_0000
+}
+
 /// The weight-sensor node. `Q` is the store-and-forward capacity in readings.
 pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
     sensor: S,
@@ -142,20 +149,19 @@ pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
     state: State,
     queue: Vec<Reading, Q>,
     in_flight: usize,
-    sent_at: u64,
+    sent_at: u32,
     seq: u32,
     window: Window<32>,
     collecting: bool,
     saturated: bool,
-    next_reading: u64,
+    next_reading: u32,
     sensor_fault: bool,
     powered_down: bool,
     low_alerted: bool,
     backoff: u32,
-    next_attempt: u64,
+    next_attempt: u32,
     failures: u8,
     ack: AckParser,
-    setup: Option<Setup>,
     setup_started: bool,
     setup_line: LineBuf<128>,
     events: heapless::Deque<NodeEvent, EVENTS>,
@@ -210,7 +216,6 @@ where
             next_attempt: 0,
             failures: 0,
             ack: AckParser::default(),
-            setup: None,
             setup_started: false,
             setup_line: LineBuf::new(),
             events: heapless::Deque::new(),
@@ -229,9 +234,12 @@ where
         self.stats
     }
 
-    /// The running configuration.
+    /// The running configuration (`None` in setup mode, where it is being edited).
     pub fn config(&self) -> Option<&NodeConfig> {
-        self.config.as_ref()
+        match self.state {
+            State::Boot | State::Setup => None,
+            _ => self.config.as_ref(),
+        }
     }
 
     /// Readings waiting for delivery.
@@ -345,15 +353,21 @@ where
         }
     }
 
-    fn boot(&mut self, now: u64) {
+    fn stored_config(&mut self) -> Option<NodeConfig> {
         let mut buf = [0u8; CONFIG_MAX];
-        if self.storage.read(0, &mut buf).is_ok()
-            && let Ok(cfg) = NodeConfig::from_bytes(&buf)
-        {
+        self.storage.read(0, &mut buf).ok()?;
+        NodeConfig::from_bytes(&buf).ok()
+    }
+
+    fn boot(&mut self, now: u32) {
+        if let Some(cfg) = self.stored_config() {
             self.config = Some(cfg);
         }
         if self.force_setup || self.config.is_none() {
-            self.setup = Some(Setup::new(self.config.as_ref()));
+            // setup edits the configuration in place, as a draft
+            if self.config.is_none() {
+                self.config = Some(NodeConfig::default());
+            }
             self.state = State::Setup;
             return;
         }
@@ -381,12 +395,12 @@ where
         }
     }
 
-    fn setup_step(&mut self, now: u64) {
+    fn setup_step(&mut self, now: u32) {
         if self.led.playing().is_none() {
             self.led.play(BlinkCode::Setup, now);
         }
         if !self.setup_started {
-            if now < self.next_attempt {
+            if !self.attempt_due(now) {
                 return;
             }
             match self
@@ -417,11 +431,13 @@ where
             let reply = if self.setup_line.overflowed() {
                 SetupReply::Err("line too long")
             } else {
-                match self.setup.as_mut() {
-                    Some(s) => s.line(self.setup_line.as_bytes()),
-                    None => SetupReply::Err("not in setup"),
-                }
+                let draft = self.config.get_or_insert_with(NodeConfig::default);
+                draft.edit(self.setup_line.as_bytes())
             };
+            if reply == SetupReply::Aborted {
+                // back to the stored configuration (or the defaults)
+                self.config = Some(self.stored_config().unwrap_or_default());
+            }
             self.setup_line.clear();
             let mut out: LineBuf<80> = LineBuf::new();
             match &reply {
@@ -432,13 +448,11 @@ where
             };
             let _ = self.uplink.setup_send(out.as_bytes());
             if reply == SetupReply::Committed
-                && let Some(cfg) = self.setup.as_ref().map(|s| s.draft().clone())
+                && let Some(cfg) = self.config.as_ref()
             {
                 let mut bytes = [0u8; CONFIG_MAX];
                 let len = cfg.to_bytes(&mut bytes);
                 let _ = self.storage.write(0, bytes.get(..len).unwrap_or(&[]));
-                self.config = Some(cfg);
-                self.setup = None;
                 self.setup_started = false;
                 self.force_setup = false;
                 let _ = self.uplink.stop_setup();
@@ -452,20 +466,23 @@ where
         }
     }
 
-    fn measure(&mut self, now: u64) {
+    fn measure(&mut self, now: u32) {
         let Some(cfg) = self.config.as_ref() else {
             return;
         };
         let samples = usize::from(cfg.samples.max(1));
         let interval = cfg.interval_ms;
         if self.powered_down
-            && now + u64::from(self.sensor.wake_time_ms()) >= self.next_reading
+            && reached(
+                now.wrapping_add(self.sensor.wake_time_ms()),
+                self.next_reading,
+            )
             && self.sensor.power_up().is_ok()
         {
             self.powered_down = false;
         }
         if !self.collecting {
-            if now < self.next_reading {
+            if !reached(now, self.next_reading) {
                 return;
             }
             self.collecting = true;
@@ -482,10 +499,14 @@ where
             Ok(None) | Err(nb::Error::WouldBlock) => {
                 // DOUT stuck high (unplugged, unpowered) never errors in a non-blocking read:
                 // a reading that takes far longer than settling plus its samples is a fault
-                let budget = u64::from(self.sensor.wake_time_ms())
-                    + 2 * samples as u64 * u64::from(self.sensor.sample_period_ms())
-                    + 500;
-                now > self.next_reading + budget
+                let budget = self
+                    .sensor
+                    .wake_time_ms()
+                    .saturating_add(
+                        (2 * samples as u32).saturating_mul(self.sensor.sample_period_ms()),
+                    )
+                    .saturating_add(500);
+                now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading)
             }
             Err(nb::Error::Other(_)) => true,
         };
@@ -497,7 +518,7 @@ where
                 self.enqueue(Kind::SensorFault, 0, 0, now);
             }
             self.collecting = false;
-            self.next_reading = now + u64::from(interval);
+            self.next_reading = now.wrapping_add(interval);
             // a chip that lost power comes back powered down or mid-frame: wake it
             let _ = self.sensor.power_up();
             return;
@@ -508,12 +529,14 @@ where
         self.finish_reading(now);
     }
 
-    fn finish_reading(&mut self, now: u64) {
+    fn finish_reading(&mut self, now: u32) {
         self.collecting = false;
-        let Some(cfg) = self.config.clone() else {
+        let Some(cfg) = self.config.as_ref().map(Plan::of) else {
             return;
         };
-        self.next_reading = (self.next_reading + u64::from(cfg.interval_ms)).max(now);
+        let next = self.next_reading.wrapping_add(cfg.interval_ms);
+        // never schedule into the past (a slow reading): at the latest, now
+        self.next_reading = if reached(now, next) { now } else { next };
         let Some(raw) = self.window.estimate(self.settings.estimator) else {
             return;
         };
@@ -555,14 +578,16 @@ where
             }
         }
         // power down until the next reading when that saves anything
-        let busy = u64::from(self.sensor.wake_time_ms())
-            + u64::from(cfg.samples) * u64::from(self.sensor.sample_period_ms());
-        if u64::from(cfg.interval_ms) > busy + 200 && self.sensor.power_down().is_ok() {
+        let busy = self
+            .sensor
+            .wake_time_ms()
+            .saturating_add(u32::from(cfg.samples).saturating_mul(self.sensor.sample_period_ms()));
+        if cfg.interval_ms > busy.saturating_add(200) && self.sensor.power_down().is_ok() {
             self.powered_down = true;
         }
     }
 
-    fn enqueue(&mut self, kind: Kind, centi: i32, fl: u8, now: u64) {
+    fn enqueue(&mut self, kind: Kind, centi: i32, fl: u8, now: u32) {
         let r = Reading {
             seq: self.seq,
             kind,
@@ -584,8 +609,15 @@ where
         self.emit(NodeEvent::Measured(r));
     }
 
-    fn schedule_retry(&mut self, now: u64) {
-        self.next_attempt = now + u64::from(self.backoff);
+    /// Retry time reached. A retry is never scheduled further ahead than the longest back-off,
+    /// so a deadline that seems further away is one that went stale (over 24.8 days old).
+    fn attempt_due(&self, now: u32) -> bool {
+        reached(now, self.next_attempt)
+            || self.next_attempt.wrapping_sub(now) > self.settings.backoff_max_ms
+    }
+
+    fn schedule_retry(&mut self, now: u32) {
+        self.next_attempt = now.wrapping_add(self.backoff);
         self.backoff = self
             .backoff
             .saturating_mul(2)
@@ -607,7 +639,7 @@ where
     }
 
     /// React to an uplink failure.
-    fn failed(&mut self, e: U::Error, now: u64) {
+    fn failed(&mut self, e: U::Error, now: u32) {
         let fault = U::fault(&e);
         self.last_error = Some(e);
         self.schedule_retry(now);
@@ -646,20 +678,21 @@ where
         }
     }
 
-    fn link(&mut self, now: u64) {
+    fn link(&mut self, now: u32) {
         if let Err(e) = self.uplink.poll() {
             self.failed(e, now);
             return;
         }
-        let Some(cfg) = self.config.clone() else {
+        let Some(cfg) = self.config.as_ref() else {
             return;
         };
         match self.state {
             State::Join => {
-                if now < self.next_attempt {
+                if !self.attempt_due(now) {
                     return;
                 }
-                match self.uplink.join(&cfg.ssid, &cfg.password) {
+                let joined = self.uplink.join(&cfg.ssid, &cfg.password);
+                match joined {
                     Ok(()) => {
                         self.stats.joins += 1;
                         self.succeeded();
@@ -679,10 +712,11 @@ where
                     self.state = State::Join;
                     return;
                 }
-                if now < self.next_attempt {
+                if !self.attempt_due(now) {
                     return;
                 }
-                match self.uplink.connect(&cfg.host, cfg.port) {
+                let connected = self.uplink.connect(&cfg.host, cfg.port);
+                match connected {
                     Ok(()) => {
                         self.stats.connects += 1;
                         self.succeeded();
@@ -695,12 +729,12 @@ where
                     Err(e) => self.failed(e, now),
                 }
             }
-            State::Stream => self.stream(now, &cfg),
+            State::Stream => self.stream(now),
             State::Boot | State::Setup => {}
         }
     }
 
-    fn stream(&mut self, now: u64, cfg: &NodeConfig) {
+    fn stream(&mut self, now: u32) {
         if !self.uplink.is_connected() {
             self.emit(NodeEvent::LinkLost);
             self.lose_in_flight();
@@ -730,9 +764,7 @@ where
                     return;
                 }
             }
-            if self.in_flight > 0
-                && now.saturating_sub(self.sent_at) > u64::from(self.settings.ack_timeout_ms)
-            {
+            if self.in_flight > 0 && now.wrapping_sub(self.sent_at) > self.settings.ack_timeout_ms {
                 // no answer: the connection is not trustworthy any more
                 self.emit(NodeEvent::LinkLost);
                 self.lose_in_flight();
@@ -750,13 +782,15 @@ where
                 break;
             };
             let mut line: LineBuf<MAX_LINE> = LineBuf::new();
-            format_line(
-                &r,
-                &cfg.sensor_id,
-                cfg.format,
-                self.stats.dropped,
-                &mut line,
-            );
+            if let Some(cfg) = self.config.as_ref() {
+                format_line(
+                    &r,
+                    &cfg.sensor_id,
+                    cfg.format,
+                    self.stats.dropped,
+                    &mut line,
+                );
+            }
             match self.uplink.send(line.as_bytes()) {
                 Ok(()) => {
                     self.stats.sent += 1;
@@ -789,6 +823,32 @@ where
             self.emit(NodeEvent::Rejected(seq, status));
             // everything on the wire goes again, in order
             self.lose_in_flight();
+        }
+    }
+}
+
+/// The numbers a reading needs from the configuration (copied, so the strings stay put).
+#[derive(Clone, Copy)]
+struct Plan {
+    interval_ms: u32,
+    samples: u8,
+    calibration: hx711::Calibration,
+    container_cg: i32,
+    full_cg: i32,
+    low_centipct: i32,
+    full_ml: u32,
+}
+
+impl Plan {
+    fn of(c: &NodeConfig) -> Plan {
+        Plan {
+            interval_ms: c.interval_ms,
+            samples: c.samples,
+            calibration: c.calibration,
+            container_cg: c.container_cg,
+            full_cg: c.full_cg,
+            low_centipct: c.low_centipct,
+            full_ml: c.full_ml,
         }
     }
 }

@@ -63,8 +63,8 @@ pub struct Reading {
     pub centi: i32,
     /// Flag bits (`flags::*`).
     pub flags: u8,
-    /// When it was taken (node clock, ms).
-    pub at_ms: u64,
+    /// When it was taken (node clock, ms; wraps after about 49.7 days).
+    pub at_ms: u32,
 }
 
 /// Which form to send.

@@ -119,13 +119,13 @@ async fn the_simulated_node_reaches_the_sink() {
         /// Real time, with the HX711 simulator pulled along.
         struct Real(Hx711Sim, std::time::Instant);
         impl Clock for Real {
-            fn now_ms(&mut self) -> u64 {
+            fn now_ms(&mut self) -> u32 {
                 let real = self.1.elapsed().as_nanos() as u64;
                 let virt = self.0.now_ns();
                 if real > virt {
                     self.0.advance(real - virt);
                 }
-                self.0.now_ns() / 1_000_000
+                (self.0.now_ns() / 1_000_000) as u32
             }
         }
         let hx = Hx711Sim::new(hx711::Rate::Sps80);

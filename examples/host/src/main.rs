@@ -114,13 +114,13 @@ struct RealClock {
 }
 
 impl Clock for RealClock {
-    fn now_ms(&mut self) -> u64 {
+    fn now_ms(&mut self) -> u32 {
         let real = self.start.elapsed().as_nanos() as u64;
         let virt = self.hx.now_ns();
         if real > virt {
             self.hx.advance(real - virt);
         }
-        self.hx.now_ns() / 1_000_000
+        (self.hx.now_ns() / 1_000_000) as u32
     }
 }
 

@@ -27,8 +27,8 @@ bind_interrupts!(struct Irqs {
 struct EmbassyClock;
 
 impl scale_node::Clock for EmbassyClock {
-    fn now_ms(&mut self) -> u64 {
-        Instant::now().as_millis()
+    fn now_ms(&mut self) -> u32 {
+        Instant::now().as_millis() as u32 // wrapping milliseconds
     }
 }
 

@@ -32,19 +32,11 @@ fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
 }
 
-struct Millis {
-    last: u32,
-    high: u64,
-}
+struct Millis;
 
 impl scale_node::Clock for Millis {
-    fn now_ms(&mut self) -> u64 {
-        let now = MILLIS.load(Ordering::Relaxed);
-        if now < self.last {
-            self.high += 1 << 32;
-        }
-        self.last = now;
-        self.high | u64::from(now)
+    fn now_ms(&mut self) -> u32 {
+        MILLIS.load(Ordering::Relaxed)
     }
 }
 
@@ -183,7 +175,7 @@ fn main() -> ! {
     let mut node: Node<_, _, _, _, _, 64> = Node::new(
         sensor,
         EspUplink::new(esp, false),
-        Millis { last: 0, high: 0 },
+        Millis,
         led,
         RamStorage::<256>::default(),
         Settings::default(),

@@ -112,26 +112,18 @@ fn TIMER0_COMPA() {
     });
 }
 
-/// Milliseconds since `start_tick`, widened to 64 bits across wraps.
-pub struct Millis {
-    last: u32,
-    high: u64,
-}
+/// Milliseconds since `start_tick` (wrapping after about 49.7 days).
+pub struct Millis;
 
 impl Millis {
     pub const fn new() -> Self {
-        Millis { last: 0, high: 0 }
+        Millis
     }
 }
 
 impl scale_node::Clock for Millis {
-    fn now_ms(&mut self) -> u64 {
-        let now = interrupt::free(|cs| MILLIS.borrow(cs).get());
-        if now < self.last {
-            self.high += 1 << 32;
-        }
-        self.last = now;
-        self.high | u64::from(now)
+    fn now_ms(&mut self) -> u32 {
+        interrupt::free(|cs| MILLIS.borrow(cs).get())
     }
 }
 

@@ -20,9 +20,9 @@ pub struct SimTime {
 }
 
 impl Clock for SimTime {
-    fn now_ms(&mut self) -> u64 {
+    fn now_ms(&mut self) -> u32 {
         self.sim.advance(self.step_ns);
-        self.sim.now_ns() / 1_000_000
+        (self.sim.now_ns() / 1_000_000) as u32
     }
 }
 
@@ -104,8 +104,13 @@ pub fn rig<const Q: usize>(cfg: Option<NodeConfig>, settings: Settings) -> Rig<Q
 
 impl<const Q: usize> Rig<Q> {
     /// Poll until `done` holds (checked every poll), at most `max` polls.
+    ///
+    /// Each poll is one virtual millisecond, while the gateway and the modem's sockets run in
+    /// real time: a short real pause per poll keeps the virtual clock from running far ahead
+    /// of them (a TCP round trip must not look like seconds to the node).
     pub fn run_until(&mut self, max: usize, mut done: impl FnMut(&mut Self) -> bool) -> bool {
         for _ in 0..max {
+            std::thread::sleep(std::time::Duration::from_micros(20));
             self.node.poll();
             while let Some(e) = self.node.next_event() {
                 self.events.push(e);
