@@ -39,7 +39,15 @@ async fn main(_spawner: Spawner) {
     static RX_BUF: StaticCell<[u8; 1024]> = StaticCell::new();
     let mut cfg = uart::Config::default();
     cfg.baudrate = 115_200;
-    let uart = BufferedUart::new(p.UART0, p.PIN_0, p.PIN_1, Irqs, TX_BUF.init([0; 256]), RX_BUF.init([0; 1024]), cfg);
+    let uart = BufferedUart::new(
+        p.UART0,
+        p.PIN_0,
+        p.PIN_1,
+        Irqs,
+        TX_BUF.init([0; 256]),
+        RX_BUF.init([0; 1024]),
+        cfg,
+    );
 
     let dout = Input::new(p.PIN_16, Pull::Up);
     let sck = Output::new(p.PIN_17, Level::Low);
@@ -58,7 +66,8 @@ async fn main(_spawner: Spawner) {
         option_env!("SCALE_OFFSET"),
     );
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
-    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());
+    let esp =
+        esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());
     let mut node: Node<_, _, _, _, _, 64> = Node::new(
         sensor,
         EspUplink::new(esp, false),

@@ -45,7 +45,12 @@ struct Delay;
 
 impl embedded_hal::delay::DelayNs for Delay {
     fn delay_ns(&mut self, ns: u32) {
-        cortex_m::asm::delay((ns / 1_000).saturating_mul(CPU_HZ / 1_000_000).max(ns * 16 / 1_000).max(1));
+        cortex_m::asm::delay(
+            (ns / 1_000)
+                .saturating_mul(CPU_HZ / 1_000_000)
+                .max(ns * 16 / 1_000)
+                .max(1),
+        );
     }
 }
 
@@ -59,7 +64,11 @@ struct Ring {
 }
 
 static RX: Mutex<RefCell<Option<Rx<USART1>>>> = Mutex::new(RefCell::new(None));
-static RING_BUF: Mutex<RefCell<Ring>> = Mutex::new(RefCell::new(Ring { buf: [0; RING], head: 0, len: 0 }));
+static RING_BUF: Mutex<RefCell<Ring>> = Mutex::new(RefCell::new(Ring {
+    buf: [0; RING],
+    head: 0,
+    len: 0,
+}));
 
 #[interrupt]
 fn USART1() {
@@ -88,7 +97,9 @@ impl embedded_io::ErrorType for Serial {
 
 impl embedded_io::ReadReady for Serial {
     fn read_ready(&mut self) -> Result<bool, Infallible> {
-        Ok(cortex_m::interrupt::free(|cs| RING_BUF.borrow(cs).borrow().len > 0))
+        Ok(cortex_m::interrupt::free(|cs| {
+            RING_BUF.borrow(cs).borrow().len > 0
+        }))
     }
 }
 
@@ -144,7 +155,10 @@ fn main() -> ! {
 
     let gpioa = dp.GPIOA.split(&mut rcc);
     let gpiob = dp.GPIOB.split(&mut rcc);
-    let Ok(serial) = dp.USART1.serial((gpioa.pa9, gpioa.pa10), 115_200.bps(), &mut rcc) else {
+    let Ok(serial) = dp
+        .USART1
+        .serial((gpioa.pa9, gpioa.pa10), 115_200.bps(), &mut rcc)
+    else {
         loop {}
     };
     let (tx, mut rx) = serial.split();
@@ -158,7 +172,8 @@ fn main() -> ! {
     let led = gpiob.pb2.into_push_pull_output();
     let mut button = gpiob.pb3.into_pull_up_input();
     // SCALE_SETUP_BUTTON=0 at build time ignores the button (QEMU reads every GPIO as low)
-    let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0") && InputPin::is_low(&mut button).unwrap_or(false);
+    let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0")
+        && InputPin::is_low(&mut button).unwrap_or(false);
 
     let config = NodeConfig::from_text(
         option_env!("SCALE_SSID"),
@@ -171,7 +186,11 @@ fn main() -> ! {
         option_env!("SCALE_OFFSET"),
     );
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
-    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(Serial { tx }, Delay, esp_at::Config::default());
+    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(
+        Serial { tx },
+        Delay,
+        esp_at::Config::default(),
+    );
     let mut node: Node<_, _, _, _, _, 64> = Node::new(
         sensor,
         EspUplink::new(esp, false),

@@ -29,8 +29,10 @@ macro_rules! port_pin {
             pub fn into_output() -> Self {
                 interrupt::free(|_| {
                     let r = Self::regs();
-                    r.$reg().modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) });
-                    r.$ddr().modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) });
+                    r.$reg()
+                        .modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) });
+                    r.$ddr()
+                        .modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) });
                 });
                 $ty
             }
@@ -39,8 +41,10 @@ macro_rules! port_pin {
             pub fn into_pull_up_input() -> Self {
                 interrupt::free(|_| {
                     let r = Self::regs();
-                    r.$ddr().modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) });
-                    r.$reg().modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) });
+                    r.$ddr()
+                        .modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) });
+                    r.$reg()
+                        .modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) });
                 });
                 $ty
             }
@@ -52,11 +56,19 @@ macro_rules! port_pin {
 
         impl<const N: u8> embedded_hal::digital::OutputPin for $ty<N> {
             fn set_high(&mut self) -> Result<(), Infallible> {
-                interrupt::free(|_| Self::regs().$reg().modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) }));
+                interrupt::free(|_| {
+                    Self::regs()
+                        .$reg()
+                        .modify(|v, w| unsafe { w.bits(v.bits() | (1 << N)) })
+                });
                 Ok(())
             }
             fn set_low(&mut self) -> Result<(), Infallible> {
-                interrupt::free(|_| Self::regs().$reg().modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) }));
+                interrupt::free(|_| {
+                    Self::regs()
+                        .$reg()
+                        .modify(|v, w| unsafe { w.bits(v.bits() & !(1 << N)) })
+                });
                 Ok(())
             }
         }
@@ -139,7 +151,12 @@ struct Ring {
     overruns: u8,
 }
 
-static RX: Mutex<RefCell<Ring>> = Mutex::new(RefCell::new(Ring { buf: [0; RX_RING], head: 0, len: 0, overruns: 0 }));
+static RX: Mutex<RefCell<Ring>> = Mutex::new(RefCell::new(Ring {
+    buf: [0; RX_RING],
+    head: 0,
+    len: 0,
+    overruns: 0,
+}));
 
 /// The hardware UART to the ESP8266.
 pub struct Serial {
@@ -152,7 +169,9 @@ impl Serial {
         usart.ubrr0().write(|w| w.set(16));
         usart.ucsr0a().write(|w| w.u2x0().set_bit());
         usart.ucsr0c().write(|w| w.ucsz0().chr8());
-        usart.ucsr0b().write(|w| w.txen0().set_bit().rxen0().set_bit().rxcie0().set_bit());
+        usart
+            .ucsr0b()
+            .write(|w| w.txen0().set_bit().rxen0().set_bit().rxcie0().set_bit());
         Serial { usart }
     }
 
@@ -212,7 +231,8 @@ impl embedded_io::Read for Serial {
                 let mut r = RX.borrow(cs).borrow_mut();
                 let mut n = 0;
                 while r.len > 0 && n < out.len() {
-                    if let (Some(dst), Some(src)) = (out.get_mut(n), r.buf.get(usize::from(r.head))) {
+                    if let (Some(dst), Some(src)) = (out.get_mut(n), r.buf.get(usize::from(r.head)))
+                    {
                         *dst = *src;
                     }
                     r.head = ((usize::from(r.head) + 1) % RX_RING) as u8;
@@ -271,7 +291,9 @@ impl embedded_storage::ReadStorage for Eeprom {
         }
         for (i, b) in bytes.iter_mut().enumerate() {
             self.wait();
-            self.eeprom.eear().write(|w| unsafe { w.bits(offset as u16 + i as u16) });
+            self.eeprom
+                .eear()
+                .write(|w| unsafe { w.bits(offset as u16 + i as u16) });
             self.eeprom.eecr().write(|w| w.eere().set_bit());
             *b = self.eeprom.eedr().read().bits();
         }

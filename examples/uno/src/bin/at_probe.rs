@@ -70,18 +70,25 @@ fn main() -> ! {
     let serial = Serial::new(dp.USART0);
     // SAFETY: the handlers only touch their own statics
     unsafe { avr_device::interrupt::enable() };
-    let mut esp = esp_at::EspAt::<_, _, esp_at::NoPin, 128>::new(serial, Delay, esp_at::Config::default());
+    let mut esp =
+        esp_at::EspAt::<_, _, esp_at::NoPin, 128>::new(serial, Delay, esp_at::Config::default());
     let ssid = option_env!("SCALE_SSID").unwrap_or("ssid");
     let pass = option_env!("SCALE_PASSWORD").unwrap_or("");
     let host = option_env!("SCALE_HOST").unwrap_or("127.0.0.1");
-    let port = option_env!("SCALE_PORT").and_then(|p| scale_node::fmt::parse_u32(p.as_bytes())).unwrap_or(5001) as u16;
+    let port = option_env!("SCALE_PORT")
+        .and_then(|p| scale_node::fmt::parse_u32(p.as_bytes()))
+        .unwrap_or(5001) as u16;
     let ok = esp.join(ssid, pass).is_ok()
         && match esp.connect(esp_at::Transport::Tcp, host, port) {
             Ok(link) => esp.send(link, b"Weight:1.00,Scale.Arduino\r\n").is_ok(),
             Err(_) => false,
         };
     let (mut serial, _, _) = esp.release();
-    let _ = serial.write_all(if ok { b"PROBE OK stack=" } else { b"PROBE FAIL stack=" });
+    let _ = serial.write_all(if ok {
+        b"PROBE OK stack="
+    } else {
+        b"PROBE FAIL stack="
+    });
     write_num(&mut serial, peak_stack());
     let _ = serial.write_all(b"\r\n");
     avr_device::interrupt::disable();

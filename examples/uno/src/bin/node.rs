@@ -7,9 +7,6 @@
 #![no_std]
 #![no_main]
 
-
-
-
 use embedded_hal::digital::InputPin;
 use hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
@@ -26,19 +23,28 @@ fn build_time_config() -> Option<NodeConfig> {
     let ssid = option_env!("SCALE_SSID")?;
     let mut c = NodeConfig::default();
     c.ssid.push_str(ssid).ok()?;
-    c.password.push_str(option_env!("SCALE_PASSWORD").unwrap_or("")).ok()?;
+    c.password
+        .push_str(option_env!("SCALE_PASSWORD").unwrap_or(""))
+        .ok()?;
     c.host.push_str(option_env!("SCALE_HOST")?).ok()?;
     let num = |s: Option<&str>| s.and_then(|v| scale_node::fmt::parse_u32(v.as_bytes()));
     if let Some(p) = num(option_env!("SCALE_PORT")) {
         c.port = p as u16;
     }
-    c.sensor_id.push_str(option_env!("SCALE_SENSOR").unwrap_or("Scale.Arduino")).ok()?;
+    c.sensor_id
+        .push_str(option_env!("SCALE_SENSOR").unwrap_or("Scale.Arduino"))
+        .ok()?;
     if let Some(ms) = num(option_env!("SCALE_INTERVAL_MS")) {
         c.interval_ms = ms;
     }
-    if let Some(cpg) = option_env!("SCALE_COUNTS_PER_GRAM").and_then(|v| scale_node::fmt::parse_centi(v.as_bytes())) {
-        let off = option_env!("SCALE_OFFSET").and_then(|v| scale_node::fmt::parse_i32(v.as_bytes())).unwrap_or(0);
-        c.calibration = hx711::Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
+    if let Some(cpg) = option_env!("SCALE_COUNTS_PER_GRAM")
+        .and_then(|v| scale_node::fmt::parse_centi(v.as_bytes()))
+    {
+        let off = option_env!("SCALE_OFFSET")
+            .and_then(|v| scale_node::fmt::parse_i32(v.as_bytes()))
+            .unwrap_or(0);
+        c.calibration =
+            hx711::Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
         c.calibrated = option_env!("SCALE_OFFSET").is_some();
     }
     c.validate().ok()?;
@@ -60,7 +66,8 @@ fn main() -> ! {
     unsafe { avr_device::interrupt::enable() };
 
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
-    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, RX>::new(serial, Delay, esp_at::Config::default());
+    let esp =
+        esp_at::EspAt::<_, _, esp_at::NoPin, RX>::new(serial, Delay, esp_at::Config::default());
     let force_setup = setup_button.is_low().unwrap_or(false);
     let mut node: Node<_, _, _, _, _, QUEUE> = Node::new(
         sensor,
