@@ -23,6 +23,10 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v qemu-system-avr >/dev/null || need+=(qemu-system-misc)
 command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
+# simavr, built from source by avr-tester (examples/uno-fil), needs these
+for pkg in libclang-dev libelf-dev pkg-config libzstd-dev zlib1g-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq

@@ -353,12 +353,14 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn stored_config(&mut self) -> Option<NodeConfig> {
         let mut buf = [0u8; CONFIG_MAX];
         self.storage.read(0, &mut buf).ok()?;
         NodeConfig::from_bytes(&buf).ok()
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn boot(&mut self, now: u32) {
         if let Some(cfg) = self.stored_config() {
             self.config = Some(cfg);
@@ -376,6 +378,7 @@ where
         self.next_reading = now;
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn tare_if_needed(&mut self) {
         let Some(cfg) = self.config.as_mut() else {
             return;
@@ -395,6 +398,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn setup_step(&mut self, now: u32) {
         if self.led.playing().is_none() {
             self.led.play(BlinkCode::Setup, now);
@@ -466,6 +470,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn measure(&mut self, now: u32) {
         let Some(cfg) = self.config.as_ref() else {
             return;
@@ -529,6 +534,7 @@ where
         self.finish_reading(now);
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn finish_reading(&mut self, now: u32) {
         self.collecting = false;
         let Some(cfg) = self.config.as_ref().map(Plan::of) else {
@@ -587,6 +593,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn enqueue(&mut self, kind: Kind, centi: i32, fl: u8, now: u32) {
         let r = Reading {
             seq: self.seq,
@@ -639,6 +646,7 @@ where
     }
 
     /// React to an uplink failure.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn failed(&mut self, e: U::Error, now: u32) {
         let fault = U::fault(&e);
         self.last_error = Some(e);
@@ -678,6 +686,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn link(&mut self, now: u32) {
         if let Err(e) = self.uplink.poll() {
             self.failed(e, now);
@@ -734,6 +743,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn stream(&mut self, now: u32) {
         if !self.uplink.is_connected() {
             self.emit(NodeEvent::LinkLost);
@@ -809,6 +819,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn on_status(&mut self, status: u16) {
         if self.in_flight == 0 || self.queue.is_empty() {
             return;

@@ -6,8 +6,12 @@
 use core::cell::{Cell, RefCell};
 use core::convert::Infallible;
 
-use avr_device::atmega328p::{EEPROM, PORTB, PORTD, TC0, USART0};
+#[cfg(not(feature = "mega2560"))]
+pub use avr_device::atmega328p as mcu;
+#[cfg(feature = "mega2560")]
+pub use avr_device::atmega2560 as mcu;
 use avr_device::interrupt::{self, Mutex};
+use mcu::{EEPROM, PORTB, PORTD, TC0, USART0};
 
 pub const CPU_HZ: u32 = 16_000_000;
 
@@ -19,7 +23,7 @@ pub struct PortD<const N: u8>;
 macro_rules! port_pin {
     ($ty:ident, $port:ident, $module:ident, $reg:ident, $ddr:ident, $pin:ident) => {
         impl<const N: u8> $ty<N> {
-            fn regs() -> &'static avr_device::atmega328p::$module::RegisterBlock {
+            fn regs() -> &'static mcu::$module::RegisterBlock {
                 // SAFETY: a fixed MMIO address; every access below is a single register
                 // access or an interrupt-free read-modify-write
                 unsafe { &*$port::ptr() }
@@ -92,8 +96,10 @@ pub struct Delay;
 
 impl embedded_hal::delay::DelayNs for Delay {
     fn delay_ns(&mut self, ns: u32) {
-        // 16 cycles per µs; the call itself costs about as much as the shortest wait
-        let cycles = ns / 62;
+        // 16 cycles per µs (62.5 ns each): ns/64 + ns/2048 is at least ns/62.5 and needs only
+        // shifts (a 32-bit division costs the ATmega hundreds of cycles, which would stretch
+        // every PD_SCK pulse); the call itself costs about as much as the shortest wait
+        let cycles = (ns >> 6) + (ns >> 11);
         if cycles > 8 {
             avr_device::asm::delay_cycles(cycles - 8);
         }
@@ -116,7 +122,8 @@ pub fn start_tick(tc0: TC0) {
     tc0.timsk0().write(|w| w.ocie0a().set_bit());
 }
 
-#[avr_device::interrupt(atmega328p)]
+#[cfg_attr(not(feature = "mega2560"), avr_device::interrupt(atmega328p))]
+#[cfg_attr(feature = "mega2560", avr_device::interrupt(atmega2560))]
 fn TIMER0_COMPA() {
     interrupt::free(|cs| {
         let c = MILLIS.borrow(cs);
@@ -181,8 +188,15 @@ impl Serial {
     }
 }
 
+#[cfg(not(feature = "mega2560"))]
 #[avr_device::interrupt(atmega328p)]
 fn USART_RX() {
+    take_rx_byte();
+}
+
+#[cfg(feature = "mega2560")]
+#[avr_device::interrupt(atmega2560)]
+fn USART0_RX() {
     take_rx_byte();
 }
 

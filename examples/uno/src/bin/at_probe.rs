@@ -63,7 +63,7 @@ fn write_num(s: &mut impl Write, mut v: usize) {
 #[avr_device::entry]
 fn main() -> ! {
     paint_stack();
-    let Some(dp) = avr_device::atmega328p::Peripherals::take() else {
+    let Some(dp) = scale_node_uno::board::mcu::Peripherals::take() else {
         loop {}
     };
     board::start_tick(dp.TC0);

@@ -37,6 +37,14 @@ fn build_time_config() -> Option<NodeConfig> {
     if let Some(ms) = num(option_env!("SCALE_INTERVAL_MS")) {
         c.interval_ms = ms;
     }
+    match option_env!("SCALE_FORMAT") {
+        Some("classic") => c.format = scale_node::Format::Classic,
+        Some("extended") | None => {}
+        Some(_) => return None,
+    }
+    if let Some(n) = num(option_env!("SCALE_SAMPLES")) {
+        c.samples = n.clamp(1, 32) as u8;
+    }
     if let Some(cpg) = option_env!("SCALE_COUNTS_PER_GRAM")
         .and_then(|v| scale_node::fmt::parse_centi(v.as_bytes()))
     {
@@ -53,7 +61,7 @@ fn build_time_config() -> Option<NodeConfig> {
 
 #[avr_device::entry]
 fn main() -> ! {
-    let Some(dp) = avr_device::atmega328p::Peripherals::take() else {
+    let Some(dp) = scale_node_uno::board::mcu::Peripherals::take() else {
         loop {}
     };
     board::start_tick(dp.TC0);
