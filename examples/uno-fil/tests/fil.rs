@@ -140,3 +140,65 @@ fn firmware_joins_connects_and_streams_the_load() {
     );
     assert_eq!(chip.t3_violations, 0);
 }
+
+/// The Uno itself (ATmega328P): the esp-at probe joins, connects and sends through the
+/// simulated ESP8266 and reports the deepest stack it reached; statics plus stack must fit the
+/// 2 KiB of RAM. `PROBE_ELF` names the probe (built with the same network variables).
+#[test]
+fn uno_probe_joins_connects_sends_within_its_ram() {
+    let elf = PathBuf::from(
+        std::env::var("PROBE_ELF")
+            .expect("PROBE_ELF: the Uno's at_probe firmware (scripts/boards.sh)"),
+    );
+    assert!(elf.exists(), "{} does not exist", elf.display());
+    let port: u16 = std::env::var("PROBE_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(15_056);
+    let gw = ArticleGateway::start(port).expect("gateway port free");
+    let modem = SimModem::new(SimConfig {
+        network: Some(("fil-net".into(), "fil-password".into())),
+        ..SimConfig::default()
+    });
+    let handle = modem.handle();
+    let mut rig = Rig::new(&elf, Mcu::Atmega328p, Hx711Sim::new(Rate::Sps10), modem);
+    let report = |rig: &Rig| {
+        let t = String::from_utf8_lossy(&rig.transcript).into_owned();
+        let at = t.find("PROBE ")?;
+        let line = t.get(at..)?;
+        let end = line.find("\r\n")?;
+        Some(line.get(..end)?.to_string())
+    };
+    let ok = rig.run_until(20_000, Duration::from_secs(120), |r| report(r).is_some());
+    let line = report(&rig);
+    assert!(ok, "no report after {} ms: {:?}", rig.millis(), line);
+    let line = line.unwrap();
+    println!(
+        "Uno (ATmega328P) esp-at probe in simavr: {line} (after {} ms)",
+        rig.millis()
+    );
+    assert!(line.starts_with("PROBE OK "), "{line}");
+    assert_eq!(handle.joined().as_deref(), Some("fil-net"));
+    let ok = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        gw.messages()
+            .iter()
+            .any(|m| m.raw == b"Weight:1.00,Scale.Arduino\r\n")
+    });
+    assert!(
+        ok,
+        "the probe's line reached the gateway: {:?}",
+        gw.messages()
+    );
+    let field = |name: &str| -> usize {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(usize::MAX)
+    };
+    let (stack, statics) = (field("stack="), field("statics="));
+    assert!(
+        stack.saturating_add(statics) <= 2048,
+        "stack {stack} + statics {statics} within the ATmega328P's 2048 B"
+    );
+}

@@ -1,6 +1,6 @@
 //! esp-at alone on the Uno: join, connect, send. Measures what the AT driver costs in flash, RAM
 //! and stack: the free RAM is painted at boot, and the deepest the stack reached is reported at
-//! the end (`PROBE OK stack=<bytes>`). Credentials come from build-time environment variables.
+//! the end (`PROBE OK stack=<bytes> statics=<bytes>`). Credentials come from build-time environment variables.
 
 #![no_std]
 #![no_main]
@@ -10,6 +10,7 @@ use panic_halt as _;
 use scale_node_uno::board::{self, Delay, Serial};
 
 const PAINT: u8 = 0xA5;
+const RAM_START: usize = 0x0100;
 const RAM_END: usize = 0x08FF;
 
 unsafe extern "C" {
@@ -90,9 +91,14 @@ fn main() -> ! {
         b"PROBE FAIL stack="
     });
     write_num(&mut serial, peak_stack());
+    let _ = serial.write_all(b" statics=");
+    write_num(
+        &mut serial,
+        core::ptr::addr_of!(__heap_start) as usize - RAM_START,
+    );
     let _ = serial.write_all(b"\r\n");
-    avr_device::interrupt::disable();
+    // done: idle (the report is the probe's whole output)
     loop {
-        avr_device::asm::sleep();
+        core::hint::spin_loop();
     }
 }
