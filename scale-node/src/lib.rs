@@ -18,5 +18,5 @@ pub use config::{NodeConfig, Setup, SetupReply};
 pub use hal::{Clock, EspUplink, Fault, Sensor, Uplink};
 pub use led::{BlinkCode, NoLed};
 pub use node::{Node, NodeEvent, NodeStats, Settings, State};
-pub use storage::{NoStorage, RamStorage};
+pub use storage::{FlashSlot, NoStorage, RamStorage, SlotError};
 pub use telemetry::{Format, Kind, Reading};

@@ -10,14 +10,20 @@
 
 use embassy_executor::Spawner;
 use embassy_rp::bind_interrupts;
+use embassy_rp::flash::{Blocking, Flash};
 use embassy_rp::gpio::{Input, Level, Output, Pull};
 use embassy_rp::peripherals::UART0;
 use embassy_rp::uart::{self, BufferedInterruptHandler, BufferedUart};
 use embassy_time::{Delay, Instant};
 use hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
-use scale_node::{EspUplink, Node, NodeConfig, RamStorage, Settings};
+use scale_node::{EspUplink, FlashSlot, Node, NodeConfig, Settings};
 use static_cell::StaticCell;
+
+/// The Pico's flash (W25Q16JV).
+const FLASH_SIZE: usize = 2 * 1024 * 1024;
+/// Offset of the configuration's sector: the last one.
+const CONFIG_SECTOR: u32 = (FLASH_SIZE - 4096) as u32;
 
 bind_interrupts!(struct Irqs {
     UART0_IRQ => BufferedInterruptHandler<UART0>;
@@ -68,12 +74,20 @@ async fn main(_spawner: Spawner) {
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp =
         esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());
+    // the configuration: the last 4 KiB sector of the 2 MiB flash (kept out of FLASH in memory.x)
+    let flash = Flash::<_, Blocking, FLASH_SIZE>::new_blocking(p.FLASH);
+    let Ok(storage) = FlashSlot::<_, 256>::new(flash, CONFIG_SECTOR) else {
+        // unreachable with the constants above; never run with a layout that is wrong
+        loop {
+            cortex_m::asm::wfi();
+        }
+    };
     let mut node: Node<_, _, _, _, _, 64> = Node::new(
         sensor,
         EspUplink::new(esp, false),
         EmbassyClock,
         led,
-        RamStorage::<256>::default(),
+        storage,
         Settings::default(),
         config,
         force_setup,

@@ -15,9 +15,11 @@ use cortex_m::interrupt::Mutex;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use embedded_hal::digital::InputPin;
+use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
-use scale_node::{EspUplink, Node, NodeConfig, RamStorage, Settings};
+use scale_node::{EspUplink, FlashSlot, Node, NodeConfig, Settings};
+use stm32f4xx_hal::flash::{FlashExt, LockedFlash};
 use stm32f4xx_hal::pac::{self, USART1, interrupt};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
@@ -30,6 +32,51 @@ static MILLIS: AtomicU32 = AtomicU32::new(0);
 #[exception]
 fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The STM32F405RG's flash.
+const FLASH_BASE: usize = 0x0800_0000;
+const FLASH_BYTES: usize = 1024 * 1024;
+/// Offset of sector 11 (128 KiB) in the STM32F405's flash: the configuration's.
+const CONFIG_SECTOR: u32 = 0xE_0000;
+
+/// The on-chip flash as `NorFlash`, unlocked only while it is erased or programmed.
+struct Flash(LockedFlash);
+
+impl ErrorType for Flash {
+    type Error = stm32f4xx_hal::flash::Error;
+}
+
+impl ReadNorFlash for Flash {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        // straight from the memory map: the HAL's read sizes the flash from the device
+        // signature, which QEMU's netduinoplus2 does not map
+        // SAFETY: the STM32F405RG's 1 MiB of flash is always mapped at 0x0800_0000 and only
+        // erased or programmed through `&mut self`
+        let all = unsafe { core::slice::from_raw_parts(FLASH_BASE as *const u8, FLASH_BYTES) };
+        let start = offset as usize;
+        let src = all
+            .get(start..start.saturating_add(bytes.len()))
+            .ok_or(stm32f4xx_hal::flash::Error::ProgrammingSequence)?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        FLASH_BYTES
+    }
+}
+
+impl NorFlash for Flash {
+    const WRITE_SIZE: usize = 1;
+    // sector 11 is one of the 128 KiB sectors
+    const ERASE_SIZE: usize = 128 * 1024;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        NorFlash::erase(&mut self.0.unlocked(), from, to)
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        NorFlash::write(&mut self.0.unlocked(), offset, bytes)
+    }
 }
 
 struct Millis;
@@ -191,12 +238,21 @@ fn main() -> ! {
         Delay,
         esp_at::Config::default(),
     );
+    // the configuration: sector 11, the last 128 KiB of the flash (kept out of FLASH in
+    // memory.x)
+    let Ok(storage) = FlashSlot::<_, 256>::new(Flash(LockedFlash::new(dp.FLASH)), CONFIG_SECTOR)
+    else {
+        // unreachable with the constants above; never run with a layout that is wrong
+        loop {
+            cortex_m::asm::wfi();
+        }
+    };
     let mut node: Node<_, _, _, _, _, 64> = Node::new(
         sensor,
         EspUplink::new(esp, false),
         Millis,
         led,
-        RamStorage::<256>::default(),
+        storage,
         Settings::default(),
         config,
         force_setup,

@@ -27,11 +27,11 @@ impl Clock for SimTime {
 }
 
 pub type Sensor = Hx711<SimDout, SimSck, SimDelay>;
-pub type TestNode<const Q: usize> =
-    Node<Sensor, EspUplink<SimModem, StdDelay>, SimTime, NoLed, RamStorage<256>, Q>;
+pub type TestNode<const Q: usize, St = RamStorage<256>> =
+    Node<Sensor, EspUplink<SimModem, StdDelay>, SimTime, NoLed, St, Q>;
 
-pub struct Rig<const Q: usize> {
-    pub node: TestNode<Q>,
+pub struct Rig<const Q: usize, St = RamStorage<256>> {
+    pub node: TestNode<Q, St>,
     pub hx: Hx711Sim,
     pub modem: SimHandle,
     pub events: Vec<NodeEvent>,
@@ -64,6 +64,15 @@ pub fn config(port: u16, format: Format) -> NodeConfig {
 }
 
 pub fn rig<const Q: usize>(cfg: Option<NodeConfig>, settings: Settings) -> Rig<Q> {
+    rig_with(cfg, settings, RamStorage::default())
+}
+
+/// A rig whose node keeps its configuration in `storage`.
+pub fn rig_with<const Q: usize, St: embedded_storage::Storage>(
+    cfg: Option<NodeConfig>,
+    settings: Settings,
+    storage: St,
+) -> Rig<Q, St> {
     let hx = Hx711Sim::new(Rate::Sps80);
     hx.set_constant(grams_to_raw(25_000));
     let (d, s, delay) = hx.pins();
@@ -84,16 +93,7 @@ pub fn rig<const Q: usize>(cfg: Option<NodeConfig>, settings: Settings) -> Rig<Q
         sim: hx.clone(),
         step_ns: 1_000_000,
     };
-    let node = Node::new(
-        sensor,
-        uplink,
-        clock,
-        NoLed,
-        RamStorage::default(),
-        settings,
-        cfg,
-        false,
-    );
+    let node = Node::new(sensor, uplink, clock, NoLed, storage, settings, cfg, false);
     Rig {
         node,
         hx,
@@ -102,7 +102,7 @@ pub fn rig<const Q: usize>(cfg: Option<NodeConfig>, settings: Settings) -> Rig<Q
     }
 }
 
-impl<const Q: usize> Rig<Q> {
+impl<const Q: usize, St: embedded_storage::Storage> Rig<Q, St> {
     /// Poll until `done` holds (checked every poll), at most `max` polls.
     ///
     /// Each poll is one virtual millisecond, while the gateway and the modem's sockets run in
