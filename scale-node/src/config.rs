@@ -487,7 +487,7 @@ fn set<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), &'static str>
     Ok(())
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., b'\r' | b'\n' | b' '] = s {
         s = rest;
     }

@@ -45,6 +45,14 @@ impl<const N: usize> LineBuf<N> {
         self.push(tmp.get(10 - n..).unwrap_or(&[]))
     }
 
+    /// Append a signed integer.
+    pub fn push_i32(&mut self, v: i32) -> &mut Self {
+        if v < 0 {
+            self.push(b"-");
+        }
+        self.push_u32(v.unsigned_abs())
+    }
+
     /// Append a signed value in hundredths as `[-]int.ff` (e.g. 12345 → `123.45`, −5 → `-0.05`).
     pub fn push_centi(&mut self, v: i32) -> &mut Self {
         if v < 0 {

@@ -380,22 +380,67 @@ where
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn tare_if_needed(&mut self) {
-        let Some(cfg) = self.config.as_mut() else {
-            return;
-        };
-        if cfg.calibrated {
+        if self.config.as_ref().is_none_or(|c| c.calibrated) {
             return;
         }
+        if let Some(offset) = self.settled_raw()
+            && let Some(cfg) = self.config.as_mut()
+        {
+            cfg.calibration.set_offset(offset);
+            self.emit(NodeEvent::Tared(offset));
+        }
+    }
+
+    /// The median of five settled, unsaturated samples (blocking, bounded by the sensor's
+    /// deadlines); `None` when the sensor gives none.
+    fn settled_raw(&mut self) -> Option<i32> {
         let mut w: Window<8> = Window::new();
         for _ in 0..5 {
             if let Ok((raw, false)) = self.sensor.sample_blocking() {
                 w.push(raw);
             }
         }
-        if let Some(offset) = w.estimate(Estimator::Median) {
-            cfg.calibration.set_offset(offset);
-            self.emit(NodeEvent::Tared(offset));
+        w.estimate(Estimator::Median)
+    }
+
+    /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
+    /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
+    /// load with the draft's calibration). `None`: not one of them.
+    fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<80>) -> SetupReply {
+        if m == Measure::Calibrate(None) {
+            return SetupReply::Err("calibrate: a mass in grams, above 0");
         }
+        let Some(raw) = self.settled_raw() else {
+            return SetupReply::Err("sensor: no settled reading");
+        };
+        let draft = self.config.get_or_insert_with(NodeConfig::default);
+        match m {
+            Measure::Tare => {
+                draft.calibration.set_offset(raw);
+                out.push(b" offset=").push_i32(raw);
+            }
+            Measure::Calibrate(Some(cg)) => {
+                let offset = draft.calibration.offset;
+                let Ok(cal) = hx711::Calibration::from_known_mass(offset, raw, cg) else {
+                    return SetupReply::Err(
+                        "calibrate: no change since the tare (is the mass on the scale?)",
+                    );
+                };
+                draft.calibration = cal;
+                draft.calibrated = true;
+                // hundredths of a count per gram, as `cal_counts_per_gram` takes it
+                let cpg = (i64::from(raw) - i64::from(offset)) * 10_000 / i64::from(cg);
+                out.push(b" cal_counts_per_gram=")
+                    .push_centi(cpg.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+            }
+            Measure::Weigh | Measure::Calibrate(None) => {
+                out.push(b" ")
+                    .push_centi(draft.calibration.to_units(raw))
+                    .push(b" g raw=")
+                    .push_i32(raw);
+            }
+        }
+        SetupReply::Ok
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
@@ -432,31 +477,46 @@ where
                 self.setup_line.push(&[b]);
                 continue;
             }
+            // what follows "OK" (measurements)
+            let mut detail: LineBuf<80> = LineBuf::new();
             let reply = if self.setup_line.overflowed() {
                 SetupReply::Err("line too long")
             } else {
-                let draft = self.config.get_or_insert_with(NodeConfig::default);
-                draft.edit(self.setup_line.as_bytes())
+                match Measure::parse(self.setup_line.as_bytes()) {
+                    Some(m) => self.measuring_command(m, &mut detail),
+                    None => self
+                        .config
+                        .get_or_insert_with(NodeConfig::default)
+                        .edit(self.setup_line.as_bytes()),
+                }
             };
             if reply == SetupReply::Aborted {
                 // back to the stored configuration (or the defaults)
                 self.config = Some(self.stored_config().unwrap_or_default());
             }
             self.setup_line.clear();
+            // store before answering: "committed" means it survives a reset
+            let stored = match (&reply, self.config.as_ref()) {
+                (SetupReply::Committed, Some(cfg)) => {
+                    let mut bytes = [0u8; CONFIG_MAX];
+                    let len = cfg.to_bytes(&mut bytes);
+                    self.storage
+                        .write(0, bytes.get(..len).unwrap_or(&[]))
+                        .is_ok()
+                }
+                _ => true,
+            };
             let mut out: LineBuf<80> = LineBuf::new();
             match &reply {
-                SetupReply::Ok => out.push(b"OK\r\n"),
+                SetupReply::Ok => out.push(b"OK").push(detail.as_bytes()).push(b"\r\n"),
                 SetupReply::Aborted => out.push(b"OK aborted\r\n"),
-                SetupReply::Committed => out.push(b"OK committed\r\n"),
+                SetupReply::Committed if stored => out.push(b"OK committed\r\n"),
+                // it runs, but a reset loses it: say so
+                SetupReply::Committed => out.push(b"OK committed, not stored (storage failed)\r\n"),
                 SetupReply::Err(e) => out.push(b"ERR ").push(e.as_bytes()).push(b"\r\n"),
             };
             let _ = self.uplink.setup_send(out.as_bytes());
-            if reply == SetupReply::Committed
-                && let Some(cfg) = self.config.as_ref()
-            {
-                let mut bytes = [0u8; CONFIG_MAX];
-                let len = cfg.to_bytes(&mut bytes);
-                let _ = self.storage.write(0, bytes.get(..len).unwrap_or(&[]));
+            if reply == SetupReply::Committed {
                 self.setup_started = false;
                 self.force_setup = false;
                 let _ = self.uplink.stop_setup();
@@ -860,6 +920,30 @@ impl Plan {
             full_cg: c.full_cg,
             low_centipct: c.low_centipct,
             full_ml: c.full_ml,
+        }
+    }
+}
+
+/// A setup command that measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Tare,
+    Weigh,
+    /// The mass on the scale in centigrams (`None`: not a positive number).
+    Calibrate(Option<i32>),
+}
+
+impl Measure {
+    fn parse(line: &[u8]) -> Option<Measure> {
+        match crate::config::trim(line) {
+            b"tare" => Some(Measure::Tare),
+            b"weigh" => Some(Measure::Weigh),
+            l => {
+                let mass = l.strip_prefix(b"calibrate=")?;
+                Some(Measure::Calibrate(
+                    crate::fmt::parse_centi(mass).filter(|&g| g > 0),
+                ))
+            }
         }
     }
 }

@@ -388,3 +388,123 @@ fn provisioning_valid_and_invalid_input() {
     assert_eq!(gw.messages()[0].sensor_id, "Scale.Fridge");
     assert_eq!(gw.messages()[0].value, "250.00");
 }
+
+/// Calibration from the setup connection: tare the empty scale, put a known mass on, and the
+/// node works out the scale factor itself; `weigh` checks it before committing.
+#[test]
+fn guided_calibration_in_setup_mode() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        None,
+        Settings {
+            setup_port: 0,
+            ..Settings::default()
+        },
+    );
+    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
+        && r.modem.server_addr().is_some()));
+    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut reader = BufReader::new(phone.try_clone().unwrap());
+    let mut phone_w = phone;
+    let mut ask = |r: &mut Rig<16>, line: &str| -> String {
+        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut answer = String::new();
+        for _ in 0..2_000 {
+            r.node.poll();
+            if reader.read_line(&mut answer).is_ok() && answer.ends_with('\n') {
+                return answer.trim().to_string();
+            }
+        }
+        panic!("no answer to {line}");
+    };
+    // a cell and amplifier of 420 counts per gram, reading 5000 when empty
+    let raw = |centigrams: i64| 5_000 + centigrams * 420 / 100;
+    r.hx.set_constant(raw(0));
+    assert_eq!(ask(&mut r, "tare"), "OK offset=5000");
+    assert_eq!(
+        ask(&mut r, "calibrate=500"),
+        "ERR calibrate: no change since the tare (is the mass on the scale?)"
+    );
+    assert_eq!(
+        ask(&mut r, "calibrate=heavy"),
+        "ERR calibrate: a mass in grams, above 0"
+    );
+    r.hx.set_constant(raw(50_000));
+    assert_eq!(
+        ask(&mut r, "calibrate=500"),
+        "OK cal_counts_per_gram=420.00"
+    );
+    assert_eq!(ask(&mut r, "weigh"), "OK 500.00 g raw=215000");
+    r.hx.set_constant(raw(12_345));
+    assert_eq!(ask(&mut r, "weigh"), "OK 123.45 g raw=56849");
+    // a sensor that stops answering: a typed answer, in bounded time
+    r.hx.set_fault(HxFault::DoutStuckHigh);
+    assert_eq!(ask(&mut r, "weigh"), "ERR sensor: no settled reading");
+    r.hx.set_fault(HxFault::None);
+    for line in [
+        format!("ssid={SSID}"),
+        format!("password={PASS}"),
+        "host=127.0.0.1".to_string(),
+        format!("port={}", gw.addr().port()),
+        "sensor=Scale.Cal".to_string(),
+        "interval_ms=200".to_string(),
+        "samples=3".to_string(),
+        "format=classic".to_string(),
+    ] {
+        assert_eq!(ask(&mut r, &line), "OK", "{line}");
+    }
+    assert_eq!(ask(&mut r, "commit"), "OK committed");
+    assert!(r.run_until(20_000, |_| {
+        gw.messages()
+            .iter()
+            .any(|m| m.raw == b"Weight:123.45,Scale.Cal\r\n")
+    }));
+    let stored = NodeConfig::from_bytes(&r.node.storage().bytes).unwrap();
+    assert!(stored.calibrated, "a calibrated node does not tare at boot");
+    assert_eq!(stored.calibration.offset, 5_000);
+}
+
+/// A commit the storage refuses still runs, and the answer says it will not survive a reset.
+#[test]
+fn a_commit_that_cannot_be_stored_says_so() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let settings = Settings {
+        setup_port: 0,
+        ..Settings::default()
+    };
+    let mut r = rig_with::<16, _>(None, settings, scale_node::NoStorage);
+    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
+        && r.modem.server_addr().is_some()));
+    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut reader = BufReader::new(phone.try_clone().unwrap());
+    let mut phone_w = phone;
+    let mut last = String::new();
+    for line in [
+        format!("ssid={SSID}"),
+        format!("password={PASS}"),
+        "host=127.0.0.1".to_string(),
+        format!("port={}", gw.addr().port()),
+        "sensor=Scale.Volatile".to_string(),
+        "cal_offset=8000".to_string(),
+        "cal_counts_per_gram=160".to_string(),
+        "interval_ms=200".to_string(),
+        "commit".to_string(),
+    ] {
+        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
+        last.clear();
+        let answered = (0..2_000).any(|_| {
+            r.node.poll();
+            reader.read_line(&mut last).is_ok() && last.ends_with('\n')
+        });
+        assert!(answered, "no answer to {line}");
+    }
+    assert_eq!(last.trim(), "OK committed, not stored (storage failed)");
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+    assert_eq!(gw.messages()[0].sensor_id, "Scale.Volatile");
+}
