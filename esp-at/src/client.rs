@@ -281,7 +281,8 @@ macro_rules! operations {
             self.ensure_init() $($aw)* ?;
             let cmd: Command<'_> = Wifi::SoftAp { ssid, password, channel, encryption: $crate::command::wifi::Encryption::Wpa2Psk }.into();
             crate::command::encode_to(&cmd, &self.core.caps, &mut crate::command::Counter::default())?;
-            self.simple(Wifi::SetMode(WifiMode::SoftAp).into()) $($aw)* ?;
+            // station + SoftAP: the station can still scan for networks while the AP serves
+            self.simple(Wifi::SetMode(WifiMode::StationSoftAp).into()) $($aw)* ?;
             let mut txn = Txn::new(Final::Ok);
             let t = self.config.join_timeout_ms;
             self.run(&cmd, &mut txn, t) $($aw)*
@@ -297,6 +298,17 @@ macro_rules! operations {
         pub $($async_kw)? fn set_dhcp(&mut self, enable: bool) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             self.simple(Wifi::Dhcp { station: true, enable }.into()) $($aw)*
+        }
+
+        /// Scan for access points (`AT+CWLAP`, a few seconds): the strongest fill `out`,
+        /// strongest first; returns how many were heard (may exceed `out.len()`). Needs the
+        /// station interface: station mode, or station + SoftAP (as `start_soft_ap` leaves it).
+        pub $($async_kw)? fn scan(&mut self, out: &mut [$crate::scan::AccessPoint]) -> Result<usize, Error<T::Error>> {
+            self.ensure_init() $($aw)* ?;
+            let mut txn = Txn::new(Final::Ok).scan(out);
+            let t = self.config.join_timeout_ms;
+            self.run(&Wifi::ListAps.into(), &mut txn, t) $($aw)* ?;
+            Ok(txn.aps_heard)
         }
 
         /// The station's IPv4 address (`AT+CIFSR`).

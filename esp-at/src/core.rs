@@ -75,6 +75,10 @@ pub(crate) struct Txn<'b> {
     pub(crate) captured: heapless::Vec<u8, 80>,
     pub(crate) recv_into: Option<&'b mut [u8]>,
     pub(crate) received: usize,
+    /// `AT+CWLAP`: where the strongest access points go, and how many were heard.
+    pub(crate) aps: Option<&'b mut [crate::scan::AccessPoint]>,
+    pub(crate) aps_kept: usize,
+    pub(crate) aps_heard: usize,
     pub(crate) link: Option<u8>,
     cwjap: Option<u8>,
     code: Option<u32>,
@@ -90,6 +94,9 @@ impl<'b> Txn<'b> {
             captured: heapless::Vec::new(),
             recv_into: None,
             received: 0,
+            aps: None,
+            aps_kept: 0,
+            aps_heard: 0,
             link: None,
             cwjap: None,
             code: None,
@@ -103,6 +110,10 @@ impl<'b> Txn<'b> {
     }
     pub(crate) fn link(mut self, link: u8) -> Self {
         self.link = Some(link);
+        self
+    }
+    pub(crate) fn scan(mut self, out: &'b mut [crate::scan::AccessPoint]) -> Self {
+        self.aps = Some(out);
         self
     }
     pub(crate) fn recv(mut self, buf: &'b mut [u8]) -> Self {
@@ -363,6 +374,11 @@ fn handle(
         Event::Line(line) => {
             if let Some(c) = cwjap_code(line) {
                 txn.cwjap = Some(c);
+            } else if let Some(out) = txn.aps.as_deref_mut()
+                && let Some(ap) = crate::scan::parse_cwlap(line)
+            {
+                txn.aps_heard += 1;
+                txn.aps_kept = crate::scan::insert_strongest(out, txn.aps_kept, ap);
             } else if line == b"DNS Fail" {
                 txn.dns_fail = true;
             } else if !txn.capture.is_empty()

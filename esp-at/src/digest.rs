@@ -188,7 +188,10 @@ fn classify(line: &[u8], bad: bool) -> Event<'_> {
         b"CONNECT FAIL" => return Event::Urc(Urc::ConnectFail(None)),
         _ => {}
     }
-    if bad {
+    // an SSID in a scan result may be UTF-8 (8-bit bytes), never control characters
+    let scan_result =
+        starts_with(line, b"+CWLAP:(") && line.iter().all(|&b| b >= 0x20 || b == b'\t');
+    if bad && !scan_result {
         return Event::Noise(line);
     }
     // the remaining classes are told apart by their first byte

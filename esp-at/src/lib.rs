@@ -21,6 +21,7 @@ pub mod nal;
 pub mod nal_async;
 #[cfg(any(feature = "nal", feature = "nal-async"))]
 mod nal_common;
+pub mod scan;
 #[cfg(feature = "sim")]
 pub mod sim;
 
@@ -31,4 +32,5 @@ pub use crate::core::{Link, MAX_LINKS, Stats, WifiState};
 pub use crate::dialect::{Capabilities, Version};
 pub use crate::digest::{EspDigester, Event, Urc};
 pub use crate::error::{Error, JoinError};
+pub use crate::scan::AccessPoint;
 pub use blocking::EspAt;

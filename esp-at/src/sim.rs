@@ -38,6 +38,9 @@ pub struct SimConfig {
     pub join_delay: Duration,
     /// The station address reported by `AT+CIFSR`.
     pub station_ip: Ipv4Addr,
+    /// Other access points in range (SSID, RSSI in dBm), listed by `AT+CWLAP` with `network`
+    /// (at -52 dBm). SSIDs go out unescaped, as the firmware sends them.
+    pub neighbours: Vec<(String, i8)>,
 }
 
 impl Default for SimConfig {
@@ -48,6 +51,7 @@ impl Default for SimConfig {
             baud: None,
             join_delay: Duration::ZERO,
             station_ip: Ipv4Addr::new(192, 168, 1, 50),
+            neighbours: Vec::new(),
         }
     }
 }
@@ -632,10 +636,26 @@ impl Inner {
                 }
             }
             "AT+CWLAP" => {
+                // the station interface scans: station or station + SoftAP mode
+                if self.mode != 1 && self.mode != 3 {
+                    self.error();
+                    return;
+                }
+                let mut aps: Vec<(String, i8)> = self.cfg.neighbours.clone();
                 if let Some((ssid, _)) = self.cfg.network.clone() {
-                    self.emit(
-                        format!("+CWLAP:(3,\"{ssid}\",-52,\"aa:bb:cc:dd:ee:ff\",6)\r\n").as_bytes(),
+                    aps.insert(0, (ssid, -52));
+                }
+                let v2 = self.cfg.firmware.major >= 2;
+                for (i, (ssid, rssi)) in aps.iter().enumerate() {
+                    let ch = 1 + (i * 5) % 13;
+                    // NonOS 1.7: ecn, ssid, rssi, mac, channel, freq offset, freq cal;
+                    // ESP-AT 2.x adds pairwise and group cipher, bgn, wps
+                    let extra = if v2 { ",-12,0,4,4,7,1" } else { ",-12,0" };
+                    let line = format!(
+                        "+CWLAP:({},\"{ssid}\",{rssi},\"aa:bb:cc:dd:ee:{i:02x}\",{ch}{extra})\r\n",
+                        if i % 2 == 0 { 3 } else { 0 }
                     );
+                    self.emit(line.as_bytes());
                 }
                 self.ok();
             }
