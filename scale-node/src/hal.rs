@@ -146,6 +146,12 @@ pub trait Uplink {
     fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error>;
     /// Leave setup mode.
     fn stop_setup(&mut self) -> Result<(), Self::Error>;
+    /// The access points in range, strongest first in `out`; returns how many were heard.
+    /// (Default: an uplink that cannot scan hears none.)
+    fn scan(&mut self, out: &mut [esp_at::AccessPoint]) -> Result<usize, Self::Error> {
+        let _ = out;
+        Ok(0)
+    }
 }
 
 /// [`Uplink`] over the blocking `esp-at` driver.
@@ -285,5 +291,9 @@ where
             let _ = self.esp.close(l);
         }
         self.esp.server(None)
+    }
+
+    fn scan(&mut self, out: &mut [esp_at::AccessPoint]) -> Result<usize, Self::Error> {
+        self.esp.scan(out)
     }
 }

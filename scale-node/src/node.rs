@@ -403,6 +403,43 @@ where
         w.estimate(Estimator::Median)
     }
 
+    /// `scan`: one `AP <rssi> <channel> <open|secured> <ssid>` line per access point in range, strongest
+    /// first (at most [`SCAN_MAX`]), before the `OK <n> networks` answer.
+    fn scan_command(&mut self, out: &mut LineBuf<80>) -> SetupReply {
+        let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
+            core::array::from_fn(|_| esp_at::AccessPoint {
+                ssid: heapless::Vec::new(),
+                rssi: 0,
+                channel: 0,
+                encryption: 0,
+                bssid: [0; 6],
+            });
+        let heard = match self.uplink.scan(&mut aps) {
+            Ok(n) => n,
+            Err(e) => {
+                self.last_error = Some(e);
+                return SetupReply::Err("scan: the modem did not answer");
+            }
+        };
+        for ap in aps.iter().take(heard) {
+            let mut line: LineBuf<64> = LineBuf::new();
+            line.push(b"AP ")
+                .push_i32(i32::from(ap.rssi))
+                .push(b" ")
+                .push_u32(u32::from(ap.channel))
+                .push(if ap.is_open() {
+                    b" open "
+                } else {
+                    b" secured "
+                })
+                .push(&ap.ssid)
+                .push(b"\r\n");
+            let _ = self.uplink.setup_send(line.as_bytes());
+        }
+        out.push(b" ").push_u32(heard as u32).push(b" networks");
+        SetupReply::Ok
+    }
+
     /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
     /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
     /// load with the draft's calibration). `None`: not one of them.
@@ -482,12 +519,17 @@ where
             let reply = if self.setup_line.overflowed() {
                 SetupReply::Err("line too long")
             } else {
-                match Measure::parse(self.setup_line.as_bytes()) {
-                    Some(m) => self.measuring_command(m, &mut detail),
-                    None => self
-                        .config
-                        .get_or_insert_with(NodeConfig::default)
-                        .edit(self.setup_line.as_bytes()),
+                let line = crate::config::trim(self.setup_line.as_bytes());
+                if line == b"scan" {
+                    self.scan_command(&mut detail)
+                } else {
+                    match Measure::parse(line) {
+                        Some(m) => self.measuring_command(m, &mut detail),
+                        None => self
+                            .config
+                            .get_or_insert_with(NodeConfig::default)
+                            .edit(self.setup_line.as_bytes()),
+                    }
                 }
             };
             if reply == SetupReply::Aborted {
@@ -923,6 +965,9 @@ impl Plan {
         }
     }
 }
+
+/// Most access points `scan` lists in setup mode.
+pub const SCAN_MAX: usize = 8;
 
 /// A setup command that measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

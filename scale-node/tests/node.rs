@@ -508,3 +508,52 @@ fn a_commit_that_cannot_be_stored_says_so() {
     assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
     assert_eq!(gw.messages()[0].sensor_id, "Scale.Volatile");
 }
+
+/// `scan` in setup mode lists the networks the modem hears (the SoftAP keeps serving: the
+/// modem runs station + SoftAP), one line each, before its `OK`.
+#[test]
+fn setup_mode_scans_for_networks() {
+    let mut r = rig::<16>(
+        None,
+        Settings {
+            setup_port: 0,
+            ..Settings::default()
+        },
+    );
+    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
+        && r.modem.server_addr().is_some()));
+    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut reader = BufReader::new(phone.try_clone().unwrap());
+    let mut phone_w = phone;
+    phone_w.write_all(b"scan\n").unwrap();
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for _ in 0..4_000 {
+        r.node.poll();
+        if reader.read_line(&mut line).is_ok() && line.ends_with('\n') {
+            lines.push(line.trim().to_string());
+            if line.starts_with("OK") || line.starts_with("ERR") {
+                break;
+            }
+            line.clear();
+        }
+    }
+    assert_eq!(
+        lines,
+        [
+            format!("AP -52 1 secured {SSID}"),
+            "OK 1 networks".to_string()
+        ]
+    );
+    // still in setup, still answering
+    phone_w.write_all(b"sensor=Scale.Scan\n").unwrap();
+    let mut answer = String::new();
+    assert!((0..2_000).any(|_| {
+        r.node.poll();
+        reader.read_line(&mut answer).is_ok() && answer.ends_with('\n')
+    }));
+    assert_eq!(answer.trim(), "OK");
+}
