@@ -305,10 +305,12 @@ macro_rules! operations {
         /// station interface: station mode, or station + SoftAP (as `start_soft_ap` leaves it).
         pub $($async_kw)? fn scan(&mut self, out: &mut [$crate::scan::AccessPoint]) -> Result<usize, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).scan(out);
+            let mut sink = $crate::scan::ScanSink { out, kept: 0, heard: 0 };
+            let mut txn = Txn::new(Final::Ok).lines(&mut sink);
             let t = self.config.join_timeout_ms;
             self.run(&Wifi::ListAps.into(), &mut txn, t) $($aw)* ?;
-            Ok(txn.aps_heard)
+            drop(txn);
+            Ok(sink.heard)
         }
 
         /// The station's IPv4 address (`AT+CIFSR`).

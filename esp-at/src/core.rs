@@ -68,6 +68,11 @@ pub(crate) enum Final {
     Never,
 }
 
+/// Takes the information lines of a command.
+pub(crate) trait LineSink {
+    fn line(&mut self, line: &[u8]);
+}
+
 /// The state of one command/response exchange.
 pub(crate) struct Txn<'b> {
     pub(crate) done_on: Final,
@@ -75,10 +80,9 @@ pub(crate) struct Txn<'b> {
     pub(crate) captured: heapless::Vec<u8, 80>,
     pub(crate) recv_into: Option<&'b mut [u8]>,
     pub(crate) received: usize,
-    /// `AT+CWLAP`: where the strongest access points go, and how many were heard.
-    pub(crate) aps: Option<&'b mut [crate::scan::AccessPoint]>,
-    pub(crate) aps_kept: usize,
-    pub(crate) aps_heard: usize,
+    /// Information lines for a command that collects them (`AT+CWLAP`). A trait object, so
+    /// that the parsing behind it is linked only into programs that scan.
+    pub(crate) lines: Option<&'b mut dyn LineSink>,
     pub(crate) link: Option<u8>,
     cwjap: Option<u8>,
     code: Option<u32>,
@@ -94,9 +98,7 @@ impl<'b> Txn<'b> {
             captured: heapless::Vec::new(),
             recv_into: None,
             received: 0,
-            aps: None,
-            aps_kept: 0,
-            aps_heard: 0,
+            lines: None,
             link: None,
             cwjap: None,
             code: None,
@@ -112,8 +114,8 @@ impl<'b> Txn<'b> {
         self.link = Some(link);
         self
     }
-    pub(crate) fn scan(mut self, out: &'b mut [crate::scan::AccessPoint]) -> Self {
-        self.aps = Some(out);
+    pub(crate) fn lines(mut self, sink: &'b mut dyn LineSink) -> Self {
+        self.lines = Some(sink);
         self
     }
     pub(crate) fn recv(mut self, buf: &'b mut [u8]) -> Self {
@@ -374,11 +376,8 @@ fn handle(
         Event::Line(line) => {
             if let Some(c) = cwjap_code(line) {
                 txn.cwjap = Some(c);
-            } else if let Some(out) = txn.aps.as_deref_mut()
-                && let Some(ap) = crate::scan::parse_cwlap(line)
-            {
-                txn.aps_heard += 1;
-                txn.aps_kept = crate::scan::insert_strongest(out, txn.aps_kept, ap);
+            } else if let Some(sink) = txn.lines.as_deref_mut() {
+                sink.line(line);
             } else if line == b"DNS Fail" {
                 txn.dns_fail = true;
             } else if !txn.capture.is_empty()

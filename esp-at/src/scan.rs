@@ -120,6 +120,22 @@ pub fn parse_cwlap(line: &[u8]) -> Option<AccessPoint> {
     })
 }
 
+/// Collects `+CWLAP` lines into a caller's slice.
+pub(crate) struct ScanSink<'a> {
+    pub(crate) out: &'a mut [AccessPoint],
+    pub(crate) kept: usize,
+    pub(crate) heard: usize,
+}
+
+impl crate::core::LineSink for ScanSink<'_> {
+    fn line(&mut self, line: &[u8]) {
+        if let Some(ap) = parse_cwlap(line) {
+            self.heard += 1;
+            self.kept = insert_strongest(self.out, self.kept, ap);
+        }
+    }
+}
+
 /// Keep the strongest: insert `ap` into `out[..len]` (sorted by RSSI, strongest first),
 /// dropping the weakest when full. Returns the new length.
 pub(crate) fn insert_strongest(out: &mut [AccessPoint], len: usize, ap: AccessPoint) -> usize {
