@@ -1,6 +1,7 @@
 //! The AVR node firmware in simavr: it joins through the simulated ESP8266, connects to a
-//! gateway on 127.0.0.1 and streams readings whose values follow the simulated load; every
-//! `PD_SCK` high phase stays within the datasheet's 50 µs.
+//! gateway on 127.0.0.1 and streams readings whose values follow the simulated load, keeps the
+//! readings of a gateway outage and delivers them in order, and recovers from a modem reboot;
+//! every `PD_SCK` high phase stays within the datasheet's 50 µs.
 //!
 //! The firmware is built beforehand (see `scripts/boards.sh`) with the configuration below in
 //! its environment; `NODE_ELF` names it and `NODE_MCU` says which AVR (`atmega328p` or
@@ -105,13 +106,57 @@ fn firmware_joins_connects_and_streams_the_load() {
     let m = gw.messages().into_iter().last().unwrap();
     assert_eq!(m.raw, b"Weight:123.45,Scale.Arduino\r\n");
 
+    // The gateway goes away for 3 s while the load changes twice: the readings taken meanwhile
+    // wait in the node's queue and arrive, in order, once it is back. (Each load lasts several
+    // readings, so its value marks when a reading was taken.)
+    gw.set_down(true);
+    let outage_from = rig.millis();
+    hx.set_constant(code(30_100));
+    rig.run_until(1_500, wall, |_| false);
+    hx.set_constant(code(30_200));
+    rig.run_until(1_500, wall, |_| false);
+    let during = weights(&gw).len();
+    gw.set_down(false);
+    hx.set_constant(code(30_300));
+    let back = rig.millis();
+    let ok = rig.run_until(30_000, wall, |_| weights(&gw).iter().any(|v| v == "303.00"));
+    assert!(ok, "no reading after the outage: {:?}", weights(&gw));
+    let recovered_in = rig.millis() - back;
+    let after: Vec<String> = weights(&gw).into_iter().skip(during).collect();
+    let pos = |v: &str| after.iter().position(|x| x == v);
+    let (a, b, c) = (pos("301.00"), pos("302.00"), pos("303.00"));
+    assert!(
+        a.is_some() && a < b && b < c,
+        "the readings of the outage arrive, in order: {after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|v| ["123.45", "301.00", "302.00", "303.00"].contains(&v.as_str())),
+        "nothing else: {after:?}"
+    );
+
+    // the modem reboots: the firmware notices, initialises it again, rejoins and goes on
+    handle.reboot();
+    hx.set_constant(code(40_400));
+    let rebooted_at = rig.millis();
+    let ok = rig.run_until(30_000, wall, |_| weights(&gw).iter().any(|v| v == "404.00"));
+    assert!(ok, "no reading after the modem reboot: {:?}", weights(&gw));
+    let rejoined_in = rig.millis() - rebooted_at;
+    assert!(handle.reboots() >= 1);
+    println!(
+        "firmware in the loop ({mcu:?}): gateway outage of 3000 ms from {outage_from} ms: the \
+         readings taken meanwhile arrived in order, {recovered_in} ms after it came back; modem \
+         reboot: readings again after {rejoined_in} ms"
+    );
+
     // PD_SCK: every high phase within T3 max, and the chip saw only well-formed frames
     let chip = hx.stats();
     println!(
         "firmware in the loop ({mcu:?}): {} readings in {} ms simulated ({} to the first three); \
          {} PD_SCK pulses, longest high phase {} cycles = {:.2} us (T3 max {} cycles); \
          UART {} B out, {} B in; chip: {} conversions, {} frames, {} bad frames, {} power-downs",
-        w.len(),
+        weights(&gw).len(),
         rig.millis(),
         first,
         rig.pulses,
