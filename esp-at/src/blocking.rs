@@ -113,7 +113,7 @@ where
     fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
         // 32-bit microseconds (a deadline of up to 71 minutes): no 64-bit arithmetic on AVR
         let budget_us = timeout_ms.saturating_mul(1_000);
-        let us_per_byte = 10_000_000 / self.config.baud.max(1);
+        let us_per_byte = crate::command::div_u32(10_000_000, self.config.baud.max(1));
         let mut spent: u32 = 0;
         loop {
             if let Step::Done(r) = self.core.step::<T::Error>(txn) {

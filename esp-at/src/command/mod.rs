@@ -190,19 +190,8 @@ impl Writer<'_> {
 
     pub(crate) fn num(&mut self, v: u32) -> Result<(), CmdError> {
         let mut tmp = [0u8; 10];
-        let mut i = tmp.len();
-        let mut v = v;
-        loop {
-            i -= 1;
-            if let Some(slot) = tmp.get_mut(i) {
-                *slot = b'0' + (v % 10) as u8;
-            }
-            v /= 10;
-            if v == 0 || i == 0 {
-                break;
-            }
-        }
-        self.raw(tmp.get(i..).unwrap_or(&[]))
+        let n = decimal(v, &mut tmp);
+        self.raw(tmp.get(..n).unwrap_or(&[]))
     }
 
     /// `AT+<name>` plus `_CUR` on NonOS for commands that have the suffix.
@@ -213,5 +202,103 @@ impl Writer<'_> {
             self.raw(b"_CUR")?;
         }
         Ok(())
+    }
+}
+
+/// `v` in decimal into `out`; returns the number of digits. By subtracting powers of ten: an
+/// 8-bit MCU has no divider, and a 32-bit division routine costs it over a kilobyte of flash.
+pub(crate) fn decimal(mut v: u32, out: &mut [u8; 10]) -> usize {
+    // the powers of ten, built by shifts and adds on the stack (a table of constants would sit
+    // in RAM on AVR)
+    let mut powers = [1u32; 10];
+    for i in 1..powers.len() {
+        let p = powers.get(i - 1).copied().unwrap_or(1);
+        if let Some(slot) = powers.get_mut(i) {
+            *slot = (p << 3) + (p << 1);
+        }
+    }
+    let mut n = 0;
+    for &p in powers.iter().skip(1).rev() {
+        let mut d = 0u8;
+        while v >= p {
+            v -= p;
+            d += 1;
+        }
+        if d > 0 || n > 0 {
+            if let Some(slot) = out.get_mut(n) {
+                *slot = b'0' + d;
+            }
+            n += 1;
+        }
+    }
+    if let Some(slot) = out.get_mut(n) {
+        *slot = b'0' + v as u8;
+    }
+    n + 1
+}
+
+/// `n / d` by shifts and subtractions (see [`decimal`]); `d` = 0 gives `u32::MAX`.
+pub(crate) fn div_u32(n: u32, d: u32) -> u32 {
+    if d == 0 {
+        return u32::MAX;
+    }
+    if d > 1 << 31 {
+        // the remainder below would not fit 32 bits when shifted
+        return u32::from(n >= d);
+    }
+    let (mut q, mut r) = (0u32, 0u32);
+    for i in (0..32).rev() {
+        r = (r << 1) | ((n >> i) & 1);
+        if r >= d {
+            r -= d;
+            q |= 1 << i;
+        }
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::{decimal, div_u32};
+    use std::string::{String, ToString};
+    use std::vec;
+
+    fn text(v: u32) -> String {
+        let mut b = [0u8; 10];
+        let n = decimal(v, &mut b);
+        String::from_utf8(b[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn decimal_and_division_agree_with_the_hardware() {
+        let mut x: u32 = 0x9E37_79B9;
+        let mut values = vec![
+            0,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999_999_999,
+            1_000_000_000,
+            u32::MAX,
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            values.push(x);
+            values.push(x >> (x % 32));
+        }
+        for &v in &values {
+            assert_eq!(text(v), v.to_string());
+            for d in [1, 3, 10, 115_200, 0x8000_0000, 0x8000_0001, u32::MAX, v | 1] {
+                assert_eq!(div_u32(v, d), v / d, "{v} / {d}");
+            }
+        }
+        assert_eq!(div_u32(5, 0), u32::MAX);
     }
 }
