@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod event;
+pub mod prometheus;
 pub mod protocol;
 pub mod sas;
 pub mod sink;
@@ -71,6 +72,8 @@ pub struct Options {
     pub flush_after: Duration,
     /// First retry delay after a retryable sink failure (doubles up to 5 s).
     pub retry_base: Duration,
+    /// Where to serve `GET /metrics` for Prometheus (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             window: None,
             flush_after: Duration::from_millis(100),
             retry_base: Duration::from_millis(100),
+            metrics_listen: None,
         }
     }
 }
@@ -201,6 +205,8 @@ impl Dedupe {
 /// A running gateway.
 pub struct Gateway {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
     metrics: Arc<Metrics>,
     done: tokio::task::JoinHandle<()>,
     stop: Option<oneshot::Sender<()>>,
@@ -216,6 +222,17 @@ impl Gateway {
         let listener = TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
+        let (metrics_addr, metrics_task) = match opts.metrics_listen {
+            Some(at) => {
+                let l = TcpListener::bind(at).await?;
+                let a = l.local_addr()?;
+                (
+                    Some(a),
+                    Some(tokio::spawn(prometheus::serve(l, metrics.clone()))),
+                )
+            }
+            None => (None, None),
+        };
         let (stop_tx, stop_rx) = oneshot::channel();
         let (spool, replay) = match &opts.spool {
             Some(dir) => {
@@ -245,6 +262,8 @@ impl Gateway {
         });
         Ok(Gateway {
             addr,
+            metrics_addr,
+            metrics_task,
             metrics,
             done,
             stop: Some(stop_tx),
@@ -254,6 +273,11 @@ impl Gateway {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The counters.
@@ -268,6 +292,9 @@ impl Gateway {
         }
         let _ = tokio::time::timeout(drain, &mut self.done).await;
         self.done.abort();
+        if let Some(t) = self.metrics_task.take() {
+            t.abort();
+        }
         self.metrics.snapshot()
     }
 

@@ -49,6 +49,7 @@ struct FileConfig {
     eventhub_key_name: Option<String>,
     eventhub_ca: Option<PathBuf>,
     metrics_interval_s: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Parser)]
@@ -123,6 +124,9 @@ struct Cli {
     /// Print metrics every N seconds (0: only at exit) [default: 60].
     #[arg(long)]
     metrics_interval_s: Option<u64>,
+    /// Serve the counters for Prometheus (`GET /metrics`) on this address, e.g. 127.0.0.1:9464.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 fn hostname() -> String {
@@ -163,6 +167,7 @@ fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
             .or(file.window_s)
             .filter(|&s| s > 0)
             .map(Duration::from_secs),
+        metrics_listen: cli.metrics_listen.or(file.metrics_listen),
         ..d
     };
     let sink = match cli.sink.or(file.sink).unwrap_or(SinkKind::Stdout) {
@@ -261,7 +266,10 @@ async fn main() -> ExitCode {
     let gw = match Gateway::start(opts.clone(), sink, aggregates).await {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", opts.listen);
+            eprintln!(
+                "error: cannot listen on {} (or on --metrics-listen): {e}",
+                opts.listen
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -271,6 +279,9 @@ async fn main() -> ExitCode {
         gw.addr(),
         opts.reply
     );
+    if let Some(a) = gw.metrics_addr() {
+        eprintln!("metrics for Prometheus: http://{a}/metrics");
+    }
     let ctrl_c = async {
         let mut tick = tokio::time::interval(Duration::from_secs(interval.max(1)));
         tick.tick().await;
