@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::*;
 use embedded_storage::nor_flash::{
@@ -15,7 +13,7 @@ use embedded_storage::nor_flash::{
 };
 use embedded_storage::{ReadStorage, Storage};
 use scale_node::loopback::ArticleGateway;
-use scale_node::{FlashSlot, NodeConfig, Settings, SlotError, State};
+use scale_node::{FlashSlot, NodeConfig, Settings, SlotError};
 
 const ERASE: usize = 4096;
 const WRITE: usize = 4;
@@ -204,14 +202,7 @@ fn a_provisioned_configuration_survives_a_reboot() {
     };
     let slot = FlashSlot::<SimNor, 256>::new(nor.clone(), (ERASE * 3) as u32).unwrap();
     let mut r = rig_with::<16, _>(None, settings, slot);
-    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
-        && r.modem.server_addr().is_some()));
-    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
-    phone
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut reader = BufReader::new(phone.try_clone().unwrap());
-    let mut phone_w = phone;
+    let mut phone = Phone::connect(&mut r);
     for line in [
         format!("ssid={SSID}"),
         format!("password={PASS}"),
@@ -223,17 +214,10 @@ fn a_provisioned_configuration_survives_a_reboot() {
         "cal_offset=8000".to_string(),
         "cal_counts_per_gram=160".to_string(),
         "format=classic".to_string(),
-        "commit".to_string(),
     ] {
-        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
-        let mut answer = String::new();
-        let answered = (0..2_000).any(|_| {
-            r.node.poll();
-            reader.read_line(&mut answer).is_ok() && answer.ends_with('\n')
-        });
-        assert!(answered, "no answer to {line}");
-        assert!(answer.starts_with("OK"), "{line}: {answer}");
+        assert_eq!(phone.ask(&mut r, &line), "OK", "{line}");
     }
+    assert_eq!(phone.ask(&mut r, "commit"), "OK committed");
     assert_eq!(nor.erases(), 1, "one commit, one erase");
     drop(r);
 

@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::time::Duration;
 
 use common::*;
 use esp_at::{Error as EspError, JoinError};
@@ -328,30 +326,9 @@ fn provisioning_valid_and_invalid_input() {
             ..Settings::default()
         },
     );
-    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
-        && r.modem.server_addr().is_some()));
+    let mut phone = Phone::connect(&mut r);
     assert_eq!(r.modem.soft_ap().as_deref(), Some("Scale-Setup"));
-    let addr = r.modem.server_addr().unwrap();
-    let phone = std::net::TcpStream::connect(addr).unwrap();
-    phone
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut reader = BufReader::new(phone.try_clone().unwrap());
-    let mut phone_w = phone;
-    let mut ask = |r: &mut Rig<16>, line: &str| -> String {
-        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
-        let mut answer = String::new();
-        for _ in 0..2_000 {
-            r.node.poll();
-            while let Some(e) = r.node.next_event() {
-                r.events.push(e);
-            }
-            if reader.read_line(&mut answer).is_ok() && answer.ends_with('\n') {
-                return answer.trim().to_string();
-            }
-        }
-        panic!("no answer to {line}");
-    };
+    let mut ask = |r: &mut Rig<16>, line: &str| phone.ask(r, line);
     assert_eq!(ask(&mut r, "ssid=fridge-net"), "OK");
     assert_eq!(
         ask(&mut r, "password=short"),
@@ -401,25 +378,8 @@ fn guided_calibration_in_setup_mode() {
             ..Settings::default()
         },
     );
-    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
-        && r.modem.server_addr().is_some()));
-    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
-    phone
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut reader = BufReader::new(phone.try_clone().unwrap());
-    let mut phone_w = phone;
-    let mut ask = |r: &mut Rig<16>, line: &str| -> String {
-        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
-        let mut answer = String::new();
-        for _ in 0..2_000 {
-            r.node.poll();
-            if reader.read_line(&mut answer).is_ok() && answer.ends_with('\n') {
-                return answer.trim().to_string();
-            }
-        }
-        panic!("no answer to {line}");
-    };
+    let mut phone = Phone::connect(&mut r);
+    let mut ask = |r: &mut Rig<16>, line: &str| phone.ask(r, line);
     // a cell and amplifier of 420 counts per gram, reading 5000 when empty
     let raw = |centigrams: i64| 5_000 + centigrams * 420 / 100;
     r.hx.set_constant(raw(0));
@@ -476,14 +436,7 @@ fn a_commit_that_cannot_be_stored_says_so() {
         ..Settings::default()
     };
     let mut r = rig_with::<16, _>(None, settings, scale_node::NoStorage);
-    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
-        && r.modem.server_addr().is_some()));
-    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
-    phone
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut reader = BufReader::new(phone.try_clone().unwrap());
-    let mut phone_w = phone;
+    let mut phone = Phone::connect(&mut r);
     let mut last = String::new();
     for line in [
         format!("ssid={SSID}"),
@@ -496,15 +449,9 @@ fn a_commit_that_cannot_be_stored_says_so() {
         "interval_ms=200".to_string(),
         "commit".to_string(),
     ] {
-        phone_w.write_all(format!("{line}\n").as_bytes()).unwrap();
-        last.clear();
-        let answered = (0..2_000).any(|_| {
-            r.node.poll();
-            reader.read_line(&mut last).is_ok() && last.ends_with('\n')
-        });
-        assert!(answered, "no answer to {line}");
+        last = phone.ask(&mut r, &line);
     }
-    assert_eq!(last.trim(), "OK committed, not stored (storage failed)");
+    assert_eq!(last, "OK committed, not stored (storage failed)");
     assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
     assert_eq!(gw.messages()[0].sensor_id, "Scale.Volatile");
 }
@@ -520,40 +467,14 @@ fn setup_mode_scans_for_networks() {
             ..Settings::default()
         },
     );
-    assert!(r.run_until(5_000, |r| r.node.state() == State::Setup
-        && r.modem.server_addr().is_some()));
-    let phone = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
-    phone
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut reader = BufReader::new(phone.try_clone().unwrap());
-    let mut phone_w = phone;
-    phone_w.write_all(b"scan\n").unwrap();
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for _ in 0..4_000 {
-        r.node.poll();
-        if reader.read_line(&mut line).is_ok() && line.ends_with('\n') {
-            lines.push(line.trim().to_string());
-            if line.starts_with("OK") || line.starts_with("ERR") {
-                break;
-            }
-            line.clear();
-        }
-    }
+    let mut phone = Phone::connect(&mut r);
     assert_eq!(
-        lines,
+        phone.ask_all(&mut r, "scan"),
         [
             format!("AP -52 1 secured {SSID}"),
             "OK 1 networks".to_string()
         ]
     );
     // still in setup, still answering
-    phone_w.write_all(b"sensor=Scale.Scan\n").unwrap();
-    let mut answer = String::new();
-    assert!((0..2_000).any(|_| {
-        r.node.poll();
-        reader.read_line(&mut answer).is_ok() && answer.ends_with('\n')
-    }));
-    assert_eq!(answer.trim(), "OK");
+    assert_eq!(phone.ask(&mut r, "sensor=Scale.Scan"), "OK");
 }

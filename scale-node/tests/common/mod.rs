@@ -126,3 +126,63 @@ impl<const Q: usize, St: embedded_storage::Storage> Rig<Q, St> {
 pub fn wait_messages(gw: &ArticleGateway, n: usize) -> bool {
     gw.messages().len() >= n
 }
+
+/// A phone on the node's setup access point, talking to its setup server.
+pub struct Phone {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Phone {
+    /// Run the node until its setup server listens, and connect to it.
+    pub fn connect<const Q: usize, St: embedded_storage::Storage>(r: &mut Rig<Q, St>) -> Phone {
+        assert!(
+            r.run_until(5_000, |r| r.node.state() == scale_node::State::Setup
+                && r.modem.server_addr().is_some()),
+            "no setup server"
+        );
+        let s = std::net::TcpStream::connect(r.modem.server_addr().unwrap()).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        Phone {
+            reader: std::io::BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+        }
+    }
+
+    /// Send `line`; every line of the answer, up to and including its `OK...` or `ERR...`.
+    pub fn ask_all<const Q: usize, St: embedded_storage::Storage>(
+        &mut self,
+        r: &mut Rig<Q, St>,
+        line: &str,
+    ) -> Vec<String> {
+        use std::io::{BufRead, Write};
+        self.writer
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+        let mut lines = Vec::new();
+        let mut partial = String::new();
+        let reader = &mut self.reader;
+        let done = r.run_until(4_000, |_| {
+            if reader.read_line(&mut partial).is_ok() && partial.ends_with('\n') {
+                let l = partial.trim().to_string();
+                partial.clear();
+                let last = l.starts_with("OK") || l.starts_with("ERR");
+                lines.push(l);
+                return last;
+            }
+            false
+        });
+        assert!(done, "no answer to {line}: {lines:?}");
+        lines
+    }
+
+    /// Send `line`; the answer (`OK...` or `ERR...`).
+    pub fn ask<const Q: usize, St: embedded_storage::Storage>(
+        &mut self,
+        r: &mut Rig<Q, St>,
+        line: &str,
+    ) -> String {
+        self.ask_all(r, line).pop().unwrap_or_default()
+    }
+}
