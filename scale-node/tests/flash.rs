@@ -13,7 +13,7 @@ use embedded_storage::nor_flash::{
 };
 use embedded_storage::{ReadStorage, Storage};
 use scale_node::loopback::ArticleGateway;
-use scale_node::{FlashSlot, NodeConfig, Settings, SlotError};
+use scale_node::{FlashSlot, NodeConfig, SlotError};
 
 const ERASE: usize = 4096;
 const WRITE: usize = 4;
@@ -196,10 +196,7 @@ fn a_flash_error_is_reported_not_hidden() {
 fn a_provisioned_configuration_survives_a_reboot() {
     let gw = ArticleGateway::start(0).unwrap();
     let nor = SimNor::new();
-    let settings = Settings {
-        setup_port: 0,
-        ..Settings::default()
-    };
+    let settings = setup_settings();
     let slot = FlashSlot::<SimNor, 256>::new(nor.clone(), (ERASE * 3) as u32).unwrap();
     let mut r = rig_with::<16, _>(None, settings, slot);
     let mut phone = Phone::connect(&mut r);

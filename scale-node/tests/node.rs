@@ -319,13 +319,7 @@ fn amount_left_and_low_stock_alert() {
 #[test]
 fn provisioning_valid_and_invalid_input() {
     let gw = ArticleGateway::start(0).unwrap();
-    let mut r = rig::<16>(
-        None,
-        Settings {
-            setup_port: 0,
-            ..Settings::default()
-        },
-    );
+    let mut r = rig::<16>(None, setup_settings());
     let mut phone = Phone::connect(&mut r);
     assert_eq!(r.modem.soft_ap().as_deref(), Some("Scale-Setup"));
     let mut ask = |r: &mut Rig<16>, line: &str| phone.ask(r, line);
@@ -371,13 +365,7 @@ fn provisioning_valid_and_invalid_input() {
 #[test]
 fn guided_calibration_in_setup_mode() {
     let gw = ArticleGateway::start(0).unwrap();
-    let mut r = rig::<16>(
-        None,
-        Settings {
-            setup_port: 0,
-            ..Settings::default()
-        },
-    );
+    let mut r = rig::<16>(None, setup_settings());
     let mut phone = Phone::connect(&mut r);
     let mut ask = |r: &mut Rig<16>, line: &str| phone.ask(r, line);
     // a cell and amplifier of 420 counts per gram, reading 5000 when empty
@@ -431,11 +419,7 @@ fn guided_calibration_in_setup_mode() {
 #[test]
 fn a_commit_that_cannot_be_stored_says_so() {
     let gw = ArticleGateway::start(0).unwrap();
-    let settings = Settings {
-        setup_port: 0,
-        ..Settings::default()
-    };
-    let mut r = rig_with::<16, _>(None, settings, scale_node::NoStorage);
+    let mut r = rig_with::<16, _>(None, setup_settings(), scale_node::NoStorage);
     let mut phone = Phone::connect(&mut r);
     let mut last = String::new();
     for line in [
@@ -460,13 +444,7 @@ fn a_commit_that_cannot_be_stored_says_so() {
 /// modem runs station + SoftAP), one line each, before its `OK`.
 #[test]
 fn setup_mode_scans_for_networks() {
-    let mut r = rig::<16>(
-        None,
-        Settings {
-            setup_port: 0,
-            ..Settings::default()
-        },
-    );
+    let mut r = rig::<16>(None, setup_settings());
     let mut phone = Phone::connect(&mut r);
     assert_eq!(
         phone.ask_all(&mut r, "scan"),

@@ -127,6 +127,14 @@ pub fn wait_messages(gw: &ArticleGateway, n: usize) -> bool {
     gw.messages().len() >= n
 }
 
+/// Settings for a node that starts in setup mode: its server on a free port.
+pub fn setup_settings() -> Settings {
+    Settings {
+        setup_port: 0,
+        ..Settings::default()
+    }
+}
+
 /// A phone on the node's setup access point, talking to its setup server.
 pub struct Phone {
     reader: std::io::BufReader<std::net::TcpStream>,
