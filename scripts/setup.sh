@@ -6,7 +6,7 @@ set -euo pipefail
 AVR_NIGHTLY=nightly-2026-05-20
 
 installed_targets=$(rustup target list --installed)
-for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+for t in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
     grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
 done
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy

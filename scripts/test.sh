@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, tests (all and default features), docs, no_std
-# builds of every library for thumbv6m, thumbv7em and avr-none, and publish dry-runs.
+# builds of every library for thumbv6m, thumbv7em, riscv32imc and avr-none, and publish dry-runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,7 +21,7 @@ step "tests, default features"
 cargo test --workspace
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
-for t in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+for t in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
     step "no_std build for $t"
     cargo build "${LIBS[@]}" --target "$t" --features "$NOSTD_FEATURES"
 done
