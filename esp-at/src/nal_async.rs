@@ -1,5 +1,6 @@
-//! `embedded-nal-async` 0.9 over the async driver (feature `nal-async`): `TcpConnect` and
-//! `Dns`, so async MQTT and HTTP clients run on an ESP8266.
+//! `embedded-nal-async` 0.9 over the async driver (feature `nal-async`): `TcpConnect`, `Dns`
+//! and `UdpStack` (connected sockets), so async MQTT, HTTP, CoAP and NTP clients run on an
+//! ESP8266.
 //!
 //! The traits take `&self`, so the driver sits behind an async mutex ([`SharedEspAt`]); each
 //! connection locks it for one operation at a time. Dropping a connection asks the driver to
@@ -12,7 +13,7 @@ use embassy_sync::mutex::Mutex;
 use embedded_hal::digital::OutputPin;
 use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{Read, Write};
-use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use embedded_nal_async::{AddrType, ConnectedUdp, Dns, TcpConnect, UdpStack, UnconnectedUdp};
 
 use crate::asynch::EspAt;
 use crate::command::CmdError;
@@ -173,6 +174,126 @@ where
         _addr: IpAddr,
         _result: &mut [u8],
     ) -> Result<usize, Self::Error> {
+        Err(Error::Command(CmdError::Unsupported))
+    }
+}
+
+/// A UDP socket with a fixed remote address, through the modem (`AT+CIPSTART=<id>,"UDP",...`).
+/// Datagrams keep the boundaries the modem keeps in passive receive mode.
+pub struct UdpConnection<'a, T, D, P, const RX: usize> {
+    stack: &'a SharedEspAt<T, D, P, RX>,
+    link: Link,
+}
+
+impl<T, D, P, const RX: usize> Drop for UdpConnection<'_, T, D, P, RX> {
+    fn drop(&mut self) {
+        if let Ok(mut esp) = self.stack.inner.try_lock() {
+            esp.request_close(self.link);
+        }
+    }
+}
+
+impl<T, D, P, const RX: usize> ConnectedUdp for UdpConnection<'_, T, D, P, RX>
+where
+    T: Read + Write,
+    T::Error: core::fmt::Debug,
+    D: DelayNs,
+    P: OutputPin,
+{
+    type Error = Error<T::Error>;
+
+    /// One datagram; longer than one `AT+CIPSEND` (2048 bytes) is `TooLong`, never split.
+    async fn send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
+        if data.len() > crate::client::MAX_SEND {
+            return Err(Error::Command(CmdError::TooLong));
+        }
+        self.stack.inner.lock().await.send(self.link, data).await
+    }
+
+    /// Waits until data arrives.
+    async fn receive_into(&mut self, buffer: &mut [u8]) -> Result<usize, Self::Error> {
+        loop {
+            let mut esp = self.stack.inner.lock().await;
+            let n = esp.recv(self.link, buffer).await?;
+            if n > 0 || buffer.is_empty() {
+                return Ok(n);
+            }
+            // nothing yet: listen to the modem for a moment, then let others have the driver
+            esp.listen(10).await?;
+        }
+    }
+}
+
+/// The unbound kinds of socket ([`UdpStack::bind_single`], [`UdpStack::bind_multiple`]) are
+/// not offered (their calls answer `Unsupported`); this type only names them and has no values.
+pub struct NoUnconnectedUdp<E> {
+    never: core::convert::Infallible,
+    _error: core::marker::PhantomData<E>,
+}
+
+impl<E: core::fmt::Debug> UnconnectedUdp for NoUnconnectedUdp<E> {
+    type Error = Error<E>;
+
+    async fn send(&mut self, _: SocketAddr, _: SocketAddr, _: &[u8]) -> Result<(), Error<E>> {
+        match self.never {}
+    }
+
+    async fn receive_into(
+        &mut self,
+        _: &mut [u8],
+    ) -> Result<(usize, SocketAddr, SocketAddr), Error<E>> {
+        match self.never {}
+    }
+}
+
+impl<'a, T, D, P, const RX: usize> UdpStack for &'a SharedEspAt<T, D, P, RX>
+where
+    T: Read + Write,
+    T::Error: core::fmt::Debug,
+    D: DelayNs,
+    P: OutputPin,
+{
+    type Error = Error<T::Error>;
+    type Connected = UdpConnection<'a, T, D, P, RX>;
+    type UniquelyBound = NoUnconnectedUdp<T::Error>;
+    type MultiplyBound = NoUnconnectedUdp<T::Error>;
+
+    /// The local address is the modem's (`AT+CIFSR`) with port 0: the modem picks the port.
+    async fn connect_from(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<(SocketAddr, Self::Connected), Self::Error> {
+        let (IpAddr::V4(ip), IpAddr::V4(_)) = (remote.ip(), local.ip()) else {
+            return Err(Error::Command(CmdError::Unsupported));
+        };
+        if local.port() != 0 {
+            // the modem picks the local port of a connected UDP link
+            return Err(Error::Command(CmdError::Unsupported));
+        }
+        let mut buf = [0u8; 15];
+        let host = dotted(ip, &mut buf);
+        let mut esp = self.inner.lock().await;
+        let link = esp.connect(Transport::Udp, host, remote.port()).await?;
+        let me = esp
+            .local_ip()
+            .await
+            .map_or(Ipv4Addr::UNSPECIFIED, Ipv4Addr::from);
+        drop(esp);
+        Ok((
+            SocketAddr::new(IpAddr::V4(me), 0),
+            UdpConnection { stack: self, link },
+        ))
+    }
+
+    async fn bind_single(
+        &self,
+        _local: SocketAddr,
+    ) -> Result<(SocketAddr, Self::UniquelyBound), Self::Error> {
+        Err(Error::Command(CmdError::Unsupported))
+    }
+
+    async fn bind_multiple(&self, _local: SocketAddr) -> Result<Self::MultiplyBound, Self::Error> {
         Err(Error::Command(CmdError::Unsupported))
     }
 }

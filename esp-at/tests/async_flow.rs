@@ -113,3 +113,69 @@ fn embedded_nal_async_connect_write_read_and_close_on_drop() {
         "{cmds:?}"
     );
 }
+
+#[test]
+fn embedded_nal_async_udp_round_trip_and_typed_refusals() {
+    use embedded_nal_async::{ConnectedUdp, UdpStack};
+    use esp_at::command::CmdError;
+    use esp_at::nal_async::SharedEspAt;
+
+    let sim = SimModem::new(SimConfig {
+        firmware: Version::new(2, 2, 0),
+        network: Some(("net".into(), "password1".into())),
+        ..SimConfig::default()
+    });
+    let handle = sim.handle();
+    let stack = SharedEspAt::new(EspAt::<_, _>::new(sim, StdDelay, Config::default()));
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let remote = server.local_addr().unwrap();
+    block_on(async {
+        stack.lock().await.join("net", "password1").await.unwrap();
+        let (local, mut sock) = (&stack).connect(remote).await.unwrap();
+        assert_eq!(
+            local,
+            "192.168.1.50:0".parse().unwrap(),
+            "the modem's address"
+        );
+        sock.send(b"time?").await.unwrap();
+        let mut got = [0u8; 16];
+        let (n, from) = server.recv_from(&mut got).unwrap();
+        assert_eq!(&got[..n], b"time?");
+        server.send_to(b"12:00", from).unwrap();
+        let mut buf = [0u8; 16];
+        let n = sock.receive_into(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"12:00");
+        // a datagram is never split
+        let big = vec![0u8; 2049];
+        assert_eq!(
+            sock.send(&big).await,
+            Err(Error::Command(CmdError::TooLong))
+        );
+        // unbound sockets and IPv6 are refused with a type, not a panic
+        assert!(matches!(
+            (&stack).bind_single("0.0.0.0:5000".parse().unwrap()).await,
+            Err(Error::Command(CmdError::Unsupported))
+        ));
+        assert!(matches!(
+            (&stack)
+                .bind_multiple("0.0.0.0:5000".parse().unwrap())
+                .await,
+            Err(Error::Command(CmdError::Unsupported))
+        ));
+        assert!(matches!(
+            (&stack).connect("[::1]:123".parse().unwrap()).await,
+            Err(Error::Command(CmdError::Unsupported))
+        ));
+        drop(sock);
+        stack.lock().await.local_ip().await.unwrap();
+    });
+    let cmds = handle.commands();
+    assert!(cmds.iter().any(|c| c.contains("\"UDP\"")), "{cmds:?}");
+    assert!(
+        cmds.iter().any(|c| c.starts_with("AT+CIPCLOSE=")),
+        "{cmds:?}"
+    );
+}
