@@ -126,3 +126,40 @@ fn scanning_needs_the_station_interface() {
     esp.start_soft_ap("Scale-Setup", "", 6).unwrap();
     assert_eq!(esp.scan(&mut []).unwrap(), 1);
 }
+
+mod properties {
+    use esp_at::scan::parse_cwlap;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any SSID the firmware may print (1-32 bytes, no control characters: commas, quotes,
+        /// parentheses and UTF-8 included) comes back whole, with either field set.
+        #[test]
+        fn any_ssid_comes_back_whole(
+            ssid in proptest::collection::vec(0x20u8..=0xFF, 1..=32),
+            rssi in -100i8..=-1,
+            channel in 1u8..=13,
+            ecn in 0u8..=8,
+            mac in proptest::array::uniform6(any::<u8>()),
+            v2 in any::<bool>(),
+        ) {
+            let mut line = format!("+CWLAP:({ecn},\"").into_bytes();
+            line.extend_from_slice(&ssid);
+            let mac_text = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+            let tail = if v2 { ",-12,0,4,4,7,1" } else { ",-12,0" };
+            line.extend_from_slice(format!("\",{rssi},\"{mac_text}\",{channel}{tail})").as_bytes());
+            let ap = parse_cwlap(&line).unwrap();
+            prop_assert_eq!(ap.ssid.as_slice(), ssid.as_slice());
+            prop_assert_eq!((ap.rssi, ap.channel, ap.encryption, ap.bssid), (rssi, channel, ecn, mac));
+        }
+
+        /// Whatever the bytes, parsing ends without a panic.
+        #[test]
+        fn random_lines_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let mut line = b"+CWLAP:(".to_vec();
+            line.extend_from_slice(&tail);
+            let _ = parse_cwlap(&line);
+            let _ = parse_cwlap(&tail);
+        }
+    }
+}

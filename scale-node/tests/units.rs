@@ -112,3 +112,43 @@ fn setup_keeps_old_config_until_commit() {
     assert_eq!(s.line(b"commit"), SetupReply::Committed);
     assert_eq!(s.draft().format, Format::Classic);
 }
+
+proptest! {
+    /// Whatever a setup client types, the editor answers without a panic, a rejected line
+    /// leaves the draft as it was, and a configuration it commits is valid and survives the
+    /// storage format.
+    #[test]
+    fn setup_lines_never_break_the_draft(
+        lines in proptest::collection::vec(
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..90),
+                (
+                    prop::sample::select(vec![
+                        "ssid", "password", "host", "port", "sensor", "interval_ms", "samples",
+                        "cal_offset", "cal_counts_per_gram", "container_g", "full_g", "full_ml",
+                        "low_percent", "format",
+                    ]),
+                    "[ -~]{0,70}",
+                )
+                    .prop_map(|(k, v)| format!("{k}={v}").into_bytes()),
+                Just(b"commit".to_vec()),
+            ],
+            1..40,
+        )
+    ) {
+        let mut draft = full_config();
+        for line in &lines {
+            let before = draft.clone();
+            match draft.edit(line) {
+                SetupReply::Err(_) => prop_assert_eq!(&draft, &before),
+                SetupReply::Committed => {
+                    prop_assert!(draft.validate().is_ok());
+                    let mut buf = [0u8; CONFIG_MAX];
+                    let n = draft.to_bytes(&mut buf);
+                    prop_assert_eq!(NodeConfig::from_bytes(&buf[..n]).unwrap(), draft.clone());
+                }
+                SetupReply::Ok | SetupReply::Aborted => {}
+            }
+        }
+    }
+}
