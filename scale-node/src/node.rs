@@ -115,8 +115,11 @@ pub struct NodeStats {
     pub retried: u32,
     /// Readings dropped from a full queue.
     pub dropped: u32,
-    /// Sensor faults.
+    /// Sensor faults: readings that could not be completed in their time budget.
     pub sensor_faults: u32,
+    /// Samples dropped because their frame went wrong (a typed driver error such as `DOUT`
+    /// still low after the frame); the reading goes on with the next sample.
+    pub sample_errors: u32,
     /// Successful joins.
     pub joins: u32,
     /// Failed joins.
@@ -596,6 +599,16 @@ where
             self.window.clear();
             self.saturated = false;
         }
+        // DOUT stuck high (unplugged, unpowered) never errors in a non-blocking read, and one
+        // bad frame is no reason to give up: a reading that takes far longer than settling
+        // plus its samples is the fault
+        let budget = self
+            .sensor
+            .wake_time_ms()
+            .saturating_add((2 * samples as u32).saturating_mul(self.sensor.sample_period_ms()))
+            .saturating_add(500);
+        let over_budget =
+            now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading);
         let fault = match self.sensor.sample() {
             Ok(Some((raw, sat))) => {
                 self.window.push(raw);
@@ -603,19 +616,12 @@ where
                 self.sensor_fault = false;
                 false
             }
-            Ok(None) | Err(nb::Error::WouldBlock) => {
-                // DOUT stuck high (unplugged, unpowered) never errors in a non-blocking read:
-                // a reading that takes far longer than settling plus its samples is a fault
-                let budget = self
-                    .sensor
-                    .wake_time_ms()
-                    .saturating_add(
-                        (2 * samples as u32).saturating_mul(self.sensor.sample_period_ms()),
-                    )
-                    .saturating_add(500);
-                now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading)
+            Ok(None) | Err(nb::Error::WouldBlock) => over_budget,
+            Err(nb::Error::Other(_)) => {
+                // the sample is lost (the driver also restarts its settling count)
+                self.stats.sample_errors = self.stats.sample_errors.wrapping_add(1);
+                over_budget
             }
-            Err(nb::Error::Other(_)) => true,
         };
         if fault {
             self.stats.sensor_faults += 1;

@@ -260,6 +260,30 @@ fn unplugged_hx711_is_reported_and_the_link_stays_up() {
     assert_eq!(r.node.state(), State::Stream);
 }
 
+/// One frame that goes wrong (here `DOUT` still low after the 25th pulse, as after a
+/// conversion that completed mid-frame) costs that sample, not a `SensorFault` report.
+#[test]
+fn a_single_bad_frame_is_not_a_sensor_fault() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        Some(config(gw.addr().port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+    r.hx.set_fault(HxFault::DoutStuckLow);
+    assert!(r.run_until(2_000, |r| r.node.stats().sample_errors >= 1));
+    r.hx.set_fault(HxFault::None);
+    let n = weights(&gw).len();
+    assert!(r.run_until(20_000, |_| weights(&gw).len() >= n + 3));
+    assert_eq!(r.node.stats().sensor_faults, 0);
+    assert!(
+        !gw.messages().iter().any(|m| m.sensor_type == "SensorFault"),
+        "{:?}",
+        gw.messages()
+    );
+    assert!(weights(&gw).iter().all(|(v, _)| v == "250.00"));
+}
+
 #[test]
 fn amount_left_and_low_stock_alert() {
     let gw = ArticleGateway::start(0).unwrap();
