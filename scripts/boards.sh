@@ -16,9 +16,16 @@ echo "=== Netduino Plus 2 (thumbv7em-none-eabihf)"
 echo "=== Arduino Uno (avr-none)"
 (cd examples/uno && SCALE_PORT=15056 cargo build --release)
 echo "=== Arduino Mega 2560 (avr-none, atmega2560): the whole node, calibrated for the simavr test"
+mega=examples/uno/target/mega2560/avr-none/release
 (cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
     RUSTFLAGS="-C target-cpu=atmega2560" \
     cargo build --release --features full-node,mega2560 --bin node --target-dir target/mega2560)
+cp "$mega/node.elf" "$mega/node-configured.elf"
+echo "=== the same without a configuration: it starts in setup mode"
+(cd examples/uno && env -u SCALE_SSID -u SCALE_PASSWORD -u SCALE_HOST -u SCALE_PORT \
+    RUSTFLAGS="-C target-cpu=atmega2560" \
+    cargo build --release --features full-node,mega2560 --bin node --target-dir target/mega2560)
+cp "$mega/node.elf" "$mega/node-setup.elf"
 
 size_row() { # name elf size-tool
     "$3" "$2" | awk -v n="$1" 'NR==2 { printf "| %s | %d | %d | %d |\n", n, $1 + $2, $2 + $3, $2 }'
@@ -29,11 +36,12 @@ echo "|---|---:|---:|---:|"
 size_row "Pico: node (embassy-rp)" examples/rp2040/target/thumbv6m-none-eabi/release/scale-node-pico arm-none-eabi-size
 size_row "Netduino Plus 2: node (stm32f4xx-hal)" examples/stm32/target/thumbv7em-none-eabihf/release/scale-node-netduino arm-none-eabi-size
 size_row "Uno: esp-at probe (join, connect, send)" examples/uno/target/avr-none/release/at_probe.elf avr-size
-size_row "Mega 2560: node (the Uno's firmware, ATmega2560 build)" examples/uno/target/mega2560/avr-none/release/node.elf avr-size
+size_row "Mega 2560: node (the Uno's firmware, ATmega2560 build)" "$mega/node-configured.elf" avr-size
 echo
 
 echo "=== AVR node firmware in simavr: cycle-level HX711, simulated ESP8266, gateway on 127.0.0.1"
-(cd examples/uno-fil && NODE_ELF=../uno/target/mega2560/avr-none/release/node.elf NODE_MCU=atmega2560 \
+(cd examples/uno-fil && NODE_ELF="../../$mega/node-configured.elf" NODE_MCU=atmega2560 \
+    SETUP_ELF="../../$mega/node-setup.elf" SETUP_PORT=15057 \
     NODE_PORT=15055 PROBE_ELF=../uno/target/avr-none/release/at_probe.elf PROBE_PORT=15056 \
     timeout 600 cargo test --release -- --nocapture)
 

@@ -250,3 +250,103 @@ fn uno_probe_joins_connects_sends_within_its_ram() {
         "stack {stack} + statics {statics} within the ATmega328P's 2048 B"
     );
 }
+
+/// The firmware without a configuration: it opens the setup access point, and a phone on it
+/// scans, calibrates the scale against the cycle-level HX711 (tare, a known mass, weigh),
+/// provisions the network and commits; the firmware stores it in its EEPROM, joins and
+/// streams the calibrated weight. `SETUP_ELF` is that firmware (`SETUP_PORT`: its gateway).
+#[test]
+fn setup_mode_on_the_firmware_calibrates_provisions_and_streams() {
+    use std::io::{Read, Write};
+
+    let elf = PathBuf::from(
+        std::env::var("SETUP_ELF")
+            .expect("SETUP_ELF: the node firmware built without a configuration"),
+    );
+    assert!(elf.exists(), "{} does not exist", elf.display());
+    let port: u16 = std::env::var("SETUP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(15_057);
+    let gw = ArticleGateway::start(port).expect("gateway port free");
+    let modem = SimModem::new(SimConfig {
+        network: Some(("fil-net".into(), "fil-password".into())),
+        ..SimConfig::default()
+    });
+    let handle = modem.handle();
+    let hx = Hx711Sim::new(Rate::Sps10);
+    // an uncalibrated cell: 5000 empty, 420 counts per gram
+    let raw = |centigrams: i64| 5_000 + centigrams * 420 / 100;
+    hx.set_constant(raw(0));
+    let mut rig = Rig::new(&elf, Mcu::Atmega2560, hx.clone(), modem);
+    let wall = Duration::from_secs(240);
+
+    assert!(
+        rig.run_until(10_000, wall, |_| handle.server_addr().is_some()),
+        "no setup server"
+    );
+    assert_eq!(handle.soft_ap().as_deref(), Some("Scale-Setup"));
+    let mut phone = std::net::TcpStream::connect(handle.server_addr().unwrap()).unwrap();
+    phone.set_nonblocking(true).unwrap();
+    let mut ask = |rig: &mut Rig, line: &str| -> Vec<String> {
+        phone.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut text = String::new();
+        let answered = rig.run_until(10_000, wall, |_| {
+            let mut buf = [0u8; 256];
+            if let Ok(n) = phone.read(&mut buf) {
+                text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            text.lines()
+                .any(|l| l.starts_with("OK") || l.starts_with("ERR"))
+                && text.ends_with('\n')
+        });
+        assert!(answered, "no answer to {line}: {text:?}");
+        text.lines().map(|l| l.trim().to_string()).collect()
+    };
+    assert_eq!(
+        ask(&mut rig, "scan"),
+        ["AP -52 1 secured fil-net", "OK 1 networks"]
+    );
+    assert_eq!(ask(&mut rig, "tare"), ["OK offset=5000"]);
+    hx.set_constant(raw(25_000));
+    assert_eq!(
+        ask(&mut rig, "calibrate=250"),
+        ["OK cal_counts_per_gram=420.00"]
+    );
+    assert_eq!(ask(&mut rig, "weigh"), ["OK 250.00 g raw=110000"]);
+    for line in [
+        "ssid=fil-net".to_string(),
+        "password=fil-password".to_string(),
+        "host=127.0.0.1".to_string(),
+        format!("port={port}"),
+        "sensor=Scale.Setup".to_string(),
+        "interval_ms=500".to_string(),
+        "samples=3".to_string(),
+        "format=classic".to_string(),
+    ] {
+        assert_eq!(ask(&mut rig, &line), ["OK"], "{line}");
+    }
+    let provisioned_at = rig.millis();
+    assert_eq!(
+        ask(&mut rig, "commit"),
+        ["OK committed"],
+        "stored in the EEPROM"
+    );
+    let ok = rig.run_until(20_000, wall, |_| {
+        gw.messages()
+            .iter()
+            .any(|m| m.raw == b"Weight:250.00,Scale.Setup\r\n")
+    });
+    assert!(
+        ok,
+        "no calibrated reading after the commit: {:?}",
+        gw.messages()
+    );
+    assert_eq!(handle.joined().as_deref(), Some("fil-net"));
+    println!(
+        "firmware in the loop (setup mode): scanned, calibrated and provisioned over the \
+         simulated SoftAP in {provisioned_at} ms simulated; the first calibrated reading \
+         arrived {} ms after the commit",
+        rig.millis() - provisioned_at
+    );
+}
