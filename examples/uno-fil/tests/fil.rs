@@ -5,8 +5,9 @@
 //!
 //! The firmware is built beforehand (see `scripts/boards.sh`) with the configuration below in
 //! its environment; `NODE_ELF` names it and `NODE_MCU` says which AVR (`atmega328p` or
-//! `atmega2560`). Without `NODE_ELF` the test fails: a firmware test that silently passes
-//! without firmware would prove nothing.
+//! `atmega2560`). `SETUP_ELF` is the same firmware built without a configuration (setup mode),
+//! `PROBE_ELF` the Uno's esp-at probe. Without them the tests fail: a firmware test that
+//! silently passes without firmware would prove nothing.
 //!
 //! | build variable | value the test expects |
 //! |---|---|
