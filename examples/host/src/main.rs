@@ -19,10 +19,14 @@
 //!   --window N           lines in flight before waiting for statuses (default 1)
 //!   --quiet              summary only
 //!   --bench              measure readings per second at 80 SPS against the article's loop
+//!   --setup              start unconfigured: provision and calibrate it over setup mode first
 //! ```
 
+use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use esp_at::sim::{SimConfig, SimHandle, SimModem, StdDelay};
@@ -56,6 +60,7 @@ struct Options {
     quiet: bool,
     bench: bool,
     amount: bool,
+    setup: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -73,6 +78,7 @@ fn parse_args() -> Result<Options, String> {
         quiet: false,
         bench: false,
         amount: true,
+        setup: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -97,6 +103,7 @@ fn parse_args() -> Result<Options, String> {
             "--window" => o.window = num(val("--window")?)? as u8,
             "--quiet" => o.quiet = true,
             "--bench" => o.bench = true,
+            "--setup" => o.setup = true,
             "-h" | "--help" => {
                 println!("{}", include_str!("usage.txt"));
                 std::process::exit(0);
@@ -139,13 +146,23 @@ type HostNode = Node<
     256,
 >;
 
-fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, SimHandle) {
+/// What is on the scale, grams, when not the milk bottle ([`BOTTLE`]).
+type Load = Arc<AtomicI64>;
+/// The load follows the milk bottle being poured out.
+const BOTTLE: i64 = i64::MIN;
+
+fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, SimHandle, Load) {
     let hx = Hx711Sim::new(rate);
     hx.set_noise(40);
     let every = (o.seconds / 6.0).max(1.0);
+    let load: Load = Arc::new(AtomicI64::new(if o.setup { 0 } else { BOTTLE }));
+    let on_scale = load.clone();
     hx.set_load(move |ns, mode| {
         let t = ns as f64 / 1e9;
-        let grams = BOTTLE_G + milk_left(t, every);
+        let grams = match on_scale.load(Ordering::Relaxed) {
+            BOTTLE => BOTTLE_G + milk_left(t, every),
+            g => g,
+        };
         match mode {
             Mode::A128 => OFFSET + COUNTS_PER_GRAM * grams,
             Mode::A64 => (OFFSET + COUNTS_PER_GRAM * grams) / 2,
@@ -204,6 +221,8 @@ fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, S
         window: o.window.max(1),
         backoff_base_ms: 250,
         backoff_max_ms: 2_000,
+        // the simulated module's setup server on a free port of this machine
+        setup_port: if o.setup { 0 } else { 333 },
         ..Settings::default()
     };
     let clock = RealClock {
@@ -217,10 +236,105 @@ fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, S
         NoLed,
         RamStorage::default(),
         settings,
-        Some(cfg),
+        (!o.setup).then_some(cfg),
         false,
     );
-    (node, hx, handle)
+    (node, hx, handle, load)
+}
+
+/// Setup mode, as a user would go through it: a phone on the node's access point scans,
+/// calibrates the scale with a known mass, provisions the network and commits.
+fn provision(
+    node: &mut HostNode,
+    modem: &SimHandle,
+    load: &Load,
+    gateway: SocketAddr,
+    o: &Options,
+) -> Result<(), String> {
+    let t0 = Instant::now();
+    while modem.server_addr().is_none() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            return Err("the node did not open its setup server".into());
+        }
+        node.poll();
+        while node.next_event().is_some() {}
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let addr = modem
+        .server_addr()
+        .ok_or("the node did not open its setup server")?;
+    println!(
+        "setup mode: no configuration, so the node opened the access point {:?}; a phone joins \
+         it and talks to the setup server (192.168.4.1:333 on a real module; {addr} here)",
+        modem.soft_ap().unwrap_or_default()
+    );
+    let mut phone = std::net::TcpStream::connect(addr).map_err(|e| format!("phone: {e}"))?;
+    phone
+        .set_nonblocking(true)
+        .map_err(|e| format!("phone: {e}"))?;
+    let mut say = |node: &mut HostNode, line: &str| -> Result<(), String> {
+        println!("  phone> {line}");
+        phone
+            .write_all(format!("{line}\n").as_bytes())
+            .map_err(|e| format!("phone: {e}"))?;
+        let mut text = String::new();
+        let t0 = Instant::now();
+        loop {
+            node.poll();
+            while node.next_event().is_some() {}
+            let mut buf = [0u8; 256];
+            if let Ok(n) = phone.read(&mut buf) {
+                text.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or(&[])));
+            }
+            if text.ends_with('\n')
+                && text
+                    .lines()
+                    .any(|l| l.starts_with("OK") || l.starts_with("ERR"))
+            {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                return Err(format!("no answer to {line}"));
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        for l in text.lines() {
+            println!("  node>  {}", l.trim());
+        }
+        if text.lines().any(|l| l.starts_with("ERR")) {
+            return Err(format!("the node refused {line}"));
+        }
+        Ok(())
+    };
+    say(node, "scan")?;
+    println!("  (the scale is empty)");
+    say(node, "tare")?;
+    println!("  (a 1 kg bag of sugar goes on it)");
+    load.store(1_000, Ordering::Relaxed);
+    say(node, "calibrate=1000")?;
+    say(node, "weigh")?;
+    println!("  (the sugar comes off; the milk bottle goes on)");
+    load.store(BOTTLE, Ordering::Relaxed);
+    say(node, "weigh")?;
+    for line in [
+        format!("ssid={SSID}"),
+        format!("password={PASSWORD}"),
+        format!("host={}", gateway.ip()),
+        format!("port={}", gateway.port()),
+        "sensor=Scale.Arduino".to_string(),
+        format!("interval_ms={}", o.interval_ms),
+        format!("samples={}", o.samples),
+        format!("container_g={BOTTLE_G}"),
+        format!("full_g={}", BOTTLE_G + MILK_G),
+        "full_ml=1000".to_string(),
+        "low_percent=20".to_string(),
+        format!("format={}", if o.classic { "classic" } else { "extended" }),
+        "commit".to_string(),
+    ] {
+        say(node, &line)?;
+    }
+    println!("setup done: the node leaves setup mode, joins and streams\n");
+    Ok(())
 }
 
 fn describe(kind: Kind) -> &'static str {
@@ -260,7 +374,10 @@ fn run(o: &Options) -> Result<(), String> {
             "your gateway"
         }
     );
-    let (mut node, _hx, modem) = build(o, addr, Rate::Sps10);
+    let (mut node, _hx, modem, load) = build(o, addr, Rate::Sps10);
+    if o.setup {
+        provision(&mut node, &modem, &load, addr, o)?;
+    }
     let start = Instant::now();
     let mut outage_done = false;
     let mut outage_end = None;
@@ -395,7 +512,7 @@ fn bench(o: &Options) -> Result<(), String> {
             amount: false,
             ..*o
         };
-        let (mut node, _hx, modem) = build(&opts, gw.addr(), Rate::Sps80);
+        let (mut node, _hx, modem, _) = build(&opts, gw.addr(), Rate::Sps80);
         // connect first
         let t0 = Instant::now();
         while node.state() != scale_node::State::Stream && t0.elapsed() < Duration::from_secs(10) {
