@@ -1,6 +1,7 @@
 //! The AVR node firmware in simavr: it joins through the simulated ESP8266, connects to a
 //! gateway on 127.0.0.1 and streams readings whose values follow the simulated load, keeps the
-//! readings of a gateway outage and delivers them in order, and recovers from a modem reboot;
+//! readings of a gateway outage and delivers them in order, recovers from a modem reboot,
+//! reports an unplugged HX711 and weighs again when it is back;
 //! every `PD_SCK` high phase stays within the datasheet's 50 µs.
 //!
 //! The firmware is built beforehand (see `scripts/boards.sh`) with the configuration below in
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use esp_at::sim::{SimConfig, SimModem};
 use hx711::Rate;
-use hx711::sim::Hx711Sim;
+use hx711::sim::{Fault, Hx711Sim};
 use scale_node::loopback::ArticleGateway;
 use scale_node_uno_fil::{CPU_HZ, Mcu, Rig, T3_MAX_CYCLES};
 
@@ -188,6 +189,30 @@ fn firmware_joins_connects_and_streams_the_load() {
         "too many frames overlapped a conversion: {chip:?}"
     );
     assert_eq!(chip.t3_violations, 0);
+
+    // the HX711 comes unplugged (DOUT floats up on the pull-up): the firmware reports it,
+    // keeps the link, and goes back to weighing once the chip is back
+    hx.set_fault(Fault::DoutStuckHigh);
+    let unplugged_at = rig.millis();
+    let ok = rig.run_until(10_000, wall, |_| {
+        gw.messages()
+            .iter()
+            .any(|m| m.raw == b"SensorFault:0.00,Scale.Arduino\r\n")
+    });
+    assert!(ok, "no SensorFault line: {:?}", gw.messages());
+    let reported_in = rig.millis() - unplugged_at;
+    hx.set_fault(Fault::None);
+    hx.set_constant(code(50_500));
+    let ok = rig.run_until(10_000, wall, |_| weights(&gw).iter().any(|v| v == "505.00"));
+    assert!(
+        ok,
+        "no reading after the chip came back: {:?}",
+        weights(&gw)
+    );
+    println!(
+        "firmware in the loop ({mcu:?}): an unplugged HX711 was reported after {reported_in} ms; \
+         weighing resumed when it came back"
+    );
 }
 
 /// The Uno itself (ATmega328P): the esp-at probe joins, connects and sends through the
