@@ -23,7 +23,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use esp_at::sim::{SimConfig, SimModem};
+use esp_at::sim::{SimConfig, SimHandle, SimModem};
 use hx711::Rate;
 use hx711::sim::{Fault, Hx711Sim};
 use scale_node::loopback::ArticleGateway;
@@ -45,27 +45,49 @@ fn weights(gw: &ArticleGateway) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn firmware_joins_connects_and_streams_the_load() {
+/// The firmware named by the environment variable `var` (a test without it fails).
+fn firmware(var: &str, what: &str) -> PathBuf {
     let elf = PathBuf::from(
-        std::env::var("NODE_ELF").expect("NODE_ELF: the node firmware to run (scripts/boards.sh)"),
+        std::env::var(var).unwrap_or_else(|_| panic!("{var}: {what} (scripts/boards.sh)")),
     );
     assert!(elf.exists(), "{} does not exist", elf.display());
-    let mcu = match std::env::var("NODE_MCU").as_deref() {
-        Ok("atmega2560") => Mcu::Atmega2560,
-        _ => Mcu::Atmega328p,
-    };
-    let port: u16 = std::env::var("NODE_PORT")
+    elf
+}
+
+/// The gateway the firmware was built for: port from `var`, else `default`.
+fn gateway(var: &str, default: u16) -> (ArticleGateway, u16) {
+    let port = std::env::var(var)
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(15_055);
+        .unwrap_or(default);
+    (
+        ArticleGateway::start(port).expect("gateway port free"),
+        port,
+    )
+}
 
-    let gw = ArticleGateway::start(port).expect("gateway port free");
+/// The simulated ESP8266, in a world with the test network.
+fn modem() -> (SimModem, SimHandle) {
     let modem = SimModem::new(SimConfig {
         network: Some(("fil-net".into(), "fil-password".into())),
         ..SimConfig::default()
     });
     let handle = modem.handle();
+    (modem, handle)
+}
+
+#[test]
+fn firmware_joins_connects_and_streams_the_load() {
+    let elf = firmware(
+        "NODE_ELF",
+        "the node firmware, configured for the test network",
+    );
+    let mcu = match std::env::var("NODE_MCU").as_deref() {
+        Ok("atmega2560") => Mcu::Atmega2560,
+        _ => Mcu::Atmega328p,
+    };
+    let (gw, _) = gateway("NODE_PORT", 15_055);
+    let (modem, handle) = modem();
     let hx = Hx711Sim::new(Rate::Sps10);
     hx.set_constant(code(25_000));
     let mut rig = Rig::new(&elf, mcu, hx.clone(), modem);
@@ -220,21 +242,9 @@ fn firmware_joins_connects_and_streams_the_load() {
 /// 2 KiB of RAM. `PROBE_ELF` names the probe (built with the same network variables).
 #[test]
 fn uno_probe_joins_connects_sends_within_its_ram() {
-    let elf = PathBuf::from(
-        std::env::var("PROBE_ELF")
-            .expect("PROBE_ELF: the Uno's at_probe firmware (scripts/boards.sh)"),
-    );
-    assert!(elf.exists(), "{} does not exist", elf.display());
-    let port: u16 = std::env::var("PROBE_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(15_056);
-    let gw = ArticleGateway::start(port).expect("gateway port free");
-    let modem = SimModem::new(SimConfig {
-        network: Some(("fil-net".into(), "fil-password".into())),
-        ..SimConfig::default()
-    });
-    let handle = modem.handle();
+    let elf = firmware("PROBE_ELF", "the Uno's at_probe firmware");
+    let (gw, _) = gateway("PROBE_PORT", 15_056);
+    let (modem, handle) = modem();
     let mut rig = Rig::new(&elf, Mcu::Atmega328p, Hx711Sim::new(Rate::Sps10), modem);
     let report = |rig: &Rig| {
         let t = String::from_utf8_lossy(&rig.transcript).into_owned();
@@ -285,21 +295,12 @@ fn uno_probe_joins_connects_sends_within_its_ram() {
 fn setup_mode_on_the_firmware_calibrates_provisions_and_streams() {
     use std::io::{Read, Write};
 
-    let elf = PathBuf::from(
-        std::env::var("SETUP_ELF")
-            .expect("SETUP_ELF: the node firmware built without a configuration"),
+    let elf = firmware(
+        "SETUP_ELF",
+        "the node firmware built without a configuration",
     );
-    assert!(elf.exists(), "{} does not exist", elf.display());
-    let port: u16 = std::env::var("SETUP_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(15_057);
-    let gw = ArticleGateway::start(port).expect("gateway port free");
-    let modem = SimModem::new(SimConfig {
-        network: Some(("fil-net".into(), "fil-password".into())),
-        ..SimConfig::default()
-    });
-    let handle = modem.handle();
+    let (gw, port) = gateway("SETUP_PORT", 15_057);
+    let (modem, handle) = modem();
     let hx = Hx711Sim::new(Rate::Sps10);
     // an uncalibrated cell: 5000 empty, 420 counts per gram
     let raw = |centigrams: i64| 5_000 + centigrams * 420 / 100;
