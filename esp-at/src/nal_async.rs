@@ -48,19 +48,50 @@ impl<T, D, P, const RX: usize> SharedEspAt<T, D, P, RX> {
     }
 }
 
-/// A TCP connection through the modem.
-pub struct Connection<'a, T, D, P, const RX: usize> {
+/// A link of the shared driver, closed (before the driver's next command) when dropped.
+struct SharedLink<'a, T, D, P, const RX: usize> {
     stack: &'a SharedEspAt<T, D, P, RX>,
     link: Link,
 }
 
-impl<T, D, P, const RX: usize> Drop for Connection<'_, T, D, P, RX> {
+impl<T, D, P, const RX: usize> Drop for SharedLink<'_, T, D, P, RX> {
     fn drop(&mut self) {
         if let Ok(mut esp) = self.stack.inner.try_lock() {
             esp.request_close(self.link);
         }
     }
 }
+
+impl<T, D, P, const RX: usize> SharedLink<'_, T, D, P, RX>
+where
+    T: Read + Write,
+    T::Error: core::fmt::Debug,
+    D: DelayNs,
+    P: OutputPin,
+{
+    /// Wait until data arrives (`buf` empty: `Ok(0)` at once).
+    async fn recv(&self, buf: &mut [u8]) -> Result<usize, Error<T::Error>> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let mut esp = self.stack.inner.lock().await;
+            let n = esp.recv(self.link, buf).await?;
+            if n > 0 {
+                return Ok(n);
+            }
+            // nothing yet: listen to the modem for a moment, then let others have the driver
+            esp.listen(10).await?;
+        }
+    }
+
+    async fn send(&self, data: &[u8]) -> Result<(), Error<T::Error>> {
+        self.stack.inner.lock().await.send(self.link, data).await
+    }
+}
+
+/// A TCP connection through the modem.
+pub struct Connection<'a, T, D, P, const RX: usize>(SharedLink<'a, T, D, P, RX>);
 
 impl<T, D, P, const RX: usize> embedded_io_async::ErrorType for Connection<'_, T, D, P, RX>
 where
@@ -79,19 +110,9 @@ where
 {
     /// Waits until data arrives; `Ok(0)` once the peer closed and everything was read.
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            let mut esp = self.stack.inner.lock().await;
-            match esp.recv(self.link, buf).await {
-                Ok(0) => {}
-                Ok(n) => return Ok(n),
-                Err(Error::LinkClosed) => return Ok(0),
-                Err(e) => return Err(e),
-            }
-            // nothing yet: listen to the modem for a moment, then let others have the driver
-            esp.listen(10).await?;
+        match self.0.recv(buf).await {
+            Err(Error::LinkClosed) => Ok(0),
+            r => r,
         }
     }
 }
@@ -105,8 +126,7 @@ where
 {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         let n = buf.len().min(crate::client::MAX_SEND);
-        let mut esp = self.stack.inner.lock().await;
-        esp.send(self.link, buf.get(..n).unwrap_or(&[])).await?;
+        self.0.send(buf.get(..n).unwrap_or(&[])).await?;
         Ok(n)
     }
 
@@ -144,7 +164,7 @@ where
             .await
             .connect(Transport::Tcp, host, remote.port())
             .await?;
-        Ok(Connection { stack: self, link })
+        Ok(Connection(SharedLink { stack: self, link }))
     }
 }
 
@@ -180,18 +200,7 @@ where
 
 /// A UDP socket with a fixed remote address, through the modem (`AT+CIPSTART=<id>,"UDP",...`).
 /// Datagrams keep the boundaries the modem keeps in passive receive mode.
-pub struct UdpConnection<'a, T, D, P, const RX: usize> {
-    stack: &'a SharedEspAt<T, D, P, RX>,
-    link: Link,
-}
-
-impl<T, D, P, const RX: usize> Drop for UdpConnection<'_, T, D, P, RX> {
-    fn drop(&mut self) {
-        if let Ok(mut esp) = self.stack.inner.try_lock() {
-            esp.request_close(self.link);
-        }
-    }
-}
+pub struct UdpConnection<'a, T, D, P, const RX: usize>(SharedLink<'a, T, D, P, RX>);
 
 impl<T, D, P, const RX: usize> ConnectedUdp for UdpConnection<'_, T, D, P, RX>
 where
@@ -207,20 +216,12 @@ where
         if data.len() > crate::client::MAX_SEND {
             return Err(Error::Command(CmdError::TooLong));
         }
-        self.stack.inner.lock().await.send(self.link, data).await
+        self.0.send(data).await
     }
 
     /// Waits until data arrives.
     async fn receive_into(&mut self, buffer: &mut [u8]) -> Result<usize, Self::Error> {
-        loop {
-            let mut esp = self.stack.inner.lock().await;
-            let n = esp.recv(self.link, buffer).await?;
-            if n > 0 || buffer.is_empty() {
-                return Ok(n);
-            }
-            // nothing yet: listen to the modem for a moment, then let others have the driver
-            esp.listen(10).await?;
-        }
+        self.0.recv(buffer).await
     }
 }
 
@@ -282,7 +283,7 @@ where
         drop(esp);
         Ok((
             SocketAddr::new(IpAddr::V4(me), 0),
-            UdpConnection { stack: self, link },
+            UdpConnection(SharedLink { stack: self, link }),
         ))
     }
 
