@@ -20,6 +20,15 @@ pub enum Rate {
 }
 
 impl Rate {
+    /// The level of the `RATE` pin for this rate: low for 10 SPS, high for 80 SPS.
+    pub const fn rate_pin_high(self) -> bool {
+        match self {
+            Rate::Sps10 => false,
+            Rate::Sps80 => true,
+            Rate::External { rate_high, .. } => rate_high,
+        }
+    }
+
     /// One conversion period in microseconds (100 ms at 10 SPS, 12.5 ms at 80 SPS).
     pub const fn period_us(self) -> u32 {
         match self {

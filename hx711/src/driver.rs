@@ -3,7 +3,7 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{InputPin, OutputPin};
 
-use crate::config::{Config, Protection, Revision, SETTLING_CONVERSIONS, SettlePolicy};
+use crate::config::{Config, Protection, Rate, Revision, SETTLING_CONVERSIONS, SettlePolicy};
 use crate::error::Error;
 use crate::mode::Mode;
 use crate::sample::{Sample, decode};
@@ -108,6 +108,14 @@ where
     /// pulses, so the sample after that is the first in the new mode (and is unsettled).
     pub fn set_mode(&mut self, mode: Mode) {
         self.target = mode;
+    }
+
+    /// The data rate changed: call after driving the chip's `RATE` pin to the new level (see
+    /// [`Rate::rate_pin_high`]). Deadlines and periods follow the new rate, and the next four
+    /// conversions count as unsettled (the chip's digital filter starts over).
+    pub fn set_rate(&mut self, rate: Rate) {
+        self.config.rate = rate;
+        self.unsettled = SETTLING_CONVERSIONS;
     }
 
     /// The mode reads select.

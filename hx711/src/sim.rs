@@ -319,6 +319,25 @@ impl Hx711Sim {
         self.lock().load = Box::new(load);
     }
 
+    /// Drive the chip's `RATE` pin: low for 10 SPS, high for 80 SPS (with the internal
+    /// oscillator, or the same clock on `XI` for an external rate). The conversion under way is
+    /// abandoned, the next completes one new period from now, and the output settles again.
+    pub fn set_rate_pin(&self, high: bool) {
+        let mut s = self.lock();
+        let t = s.now;
+        s.advance_to(t);
+        s.rate = match s.rate {
+            Rate::External { fclk_hz, .. } => Rate::External {
+                fclk_hz,
+                rate_high: high,
+            },
+            _ if high => Rate::Sps80,
+            _ => Rate::Sps10,
+        };
+        s.next_conv = t + s.period_ns();
+        s.begin_settling(t);
+    }
+
     /// A constant input code for every mode.
     pub fn set_constant(&self, code: i64) {
         self.set_load(move |_, _| code);

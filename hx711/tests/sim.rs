@@ -332,3 +332,48 @@ fn calibration_from_a_known_mass_on_the_simulated_cell() {
     sim.set_constant(20_000 + 160 * 1234);
     assert_eq!(cal.to_units(hx.read().unwrap().raw), 1234);
 }
+
+#[test]
+fn the_rate_pin_switches_between_10_and_80_sps() {
+    let (sim, mut hx) = setup(Rate::Sps10);
+    sim.set_constant(54_321);
+    assert_eq!(hx.read().unwrap().raw, 54_321);
+    let t0 = sim.now_ns();
+    hx.read().unwrap();
+    let slow = sim.now_ns() - t0;
+    assert!(
+        (90_000_000..=101_000_000).contains(&slow),
+        "{slow} ns at 10 SPS"
+    );
+
+    assert!(Rate::Sps80.rate_pin_high() && !Rate::Sps10.rate_pin_high());
+    sim.set_rate_pin(Rate::Sps80.rate_pin_high());
+    hx.set_rate(Rate::Sps80);
+    assert!(!hx.is_settled(), "a new rate settles again");
+    assert_eq!(
+        hx.config().ready_timeout(),
+        37_500,
+        "deadlines follow the rate"
+    );
+    let t1 = sim.now_ns();
+    let s = hx.read().unwrap();
+    let settle = sim.now_ns() - t1;
+    assert!(s.settled);
+    assert_eq!(s.raw, 54_321);
+    assert!(
+        (4 * 12_500_000..=6 * 12_500_000).contains(&settle),
+        "four conversions of 12.5 ms discarded: {settle} ns"
+    );
+    let t2 = sim.now_ns();
+    hx.read().unwrap();
+    let fast = sim.now_ns() - t2;
+    assert!(fast <= 13_000_000, "{fast} ns at 80 SPS");
+
+    // and back down
+    sim.set_rate_pin(false);
+    hx.set_rate(Rate::Sps10);
+    hx.read().unwrap();
+    let t3 = sim.now_ns();
+    hx.read().unwrap();
+    assert!(sim.now_ns() - t3 >= 90_000_000);
+}
