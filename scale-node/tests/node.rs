@@ -81,9 +81,6 @@ fn gateway_outage_loses_nothing() {
     let target = r.node.stats().readings as usize;
     assert!(r.run_until(100_000, |r| r.node.queued() == 0
         && r.node.stats().acked as usize >= target));
-    for e in &r.events {
-        eprintln!("EV {e:?}");
-    }
     let seqs: BTreeSet<u32> = weights(&gw).into_iter().filter_map(|(_, s)| s).collect();
     let max = *seqs.iter().max().unwrap();
     assert_eq!(
