@@ -20,6 +20,13 @@ fn weights(gw: &ArticleGateway) -> Vec<(String, Option<u32>)> {
         .collect()
 }
 
+/// Every sequence number from 0 to the highest reached the gateway (no gap).
+fn assert_no_gap(gw: &ArticleGateway, what: &str) {
+    let seqs: BTreeSet<u32> = weights(gw).into_iter().filter_map(|(_, s)| s).collect();
+    let max = *seqs.iter().max().unwrap();
+    assert_eq!(seqs.len() as u32, max + 1, "{what}: {seqs:?}");
+}
+
 #[test]
 fn streams_readings_in_order_with_correct_values() {
     let gw = ArticleGateway::start(0).unwrap();
@@ -81,13 +88,7 @@ fn gateway_outage_loses_nothing() {
     let target = r.node.stats().readings as usize;
     assert!(r.run_until(100_000, |r| r.node.queued() == 0
         && r.node.stats().acked as usize >= target));
-    let seqs: BTreeSet<u32> = weights(&gw).into_iter().filter_map(|(_, s)| s).collect();
-    let max = *seqs.iter().max().unwrap();
-    assert_eq!(
-        seqs.len() as u32,
-        max + 1,
-        "every sequence number arrived: {seqs:?}"
-    );
+    assert_no_gap(&gw, "every sequence number arrived");
     // in order: the first arrival of each sequence number is increasing
     let mut seen = BTreeSet::new();
     let order: Vec<u32> = weights(&gw)
@@ -161,13 +162,7 @@ fn modem_reboot_in_the_middle_of_a_send() {
     assert!(r.run_until(50_000, |r| r.modem.reboots() >= 2));
     let n = gw.messages().len();
     assert!(r.run_until(50_000, |_| wait_messages(&gw, n + 3)));
-    let seqs: BTreeSet<u32> = weights(&gw).into_iter().filter_map(|(_, s)| s).collect();
-    let max = *seqs.iter().max().unwrap();
-    assert_eq!(
-        seqs.len() as u32,
-        max + 1,
-        "no gap after the reboot: {seqs:?}"
-    );
+    assert_no_gap(&gw, "no gap after the reboot");
     assert_eq!(r.node.state(), State::Stream);
 }
 
