@@ -29,7 +29,7 @@ pub struct NalSocket {
     link: Option<Link>,
 }
 
-use crate::nal_common::dotted;
+use crate::nal_common::host_of;
 
 impl<T, D, P, const RX: usize> EspAt<T, D, P, RX>
 where
@@ -46,14 +46,12 @@ where
         transport: Transport,
         remote: SocketAddr,
     ) -> Result<Link, Error<T::Error>> {
-        let IpAddr::V4(ip) = remote.ip() else {
-            return Err(Error::Command(CmdError::Unsupported));
-        };
+        let mut buf = [0u8; 15];
+        let host = host_of(remote, &mut buf)?;
         if let Some(old) = old {
             EspAt::close(self, old)?;
         }
-        let mut buf = [0u8; 15];
-        EspAt::connect(self, transport, dotted(ip, &mut buf), remote.port())
+        EspAt::connect(self, transport, host, remote.port())
     }
 }
 

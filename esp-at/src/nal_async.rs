@@ -20,7 +20,7 @@ use crate::command::CmdError;
 use crate::command::tcpip::Transport;
 use crate::core::Link;
 use crate::error::Error;
-use crate::nal_common::dotted;
+use crate::nal_common::host_of;
 
 /// The async driver, shareable between connections.
 pub struct SharedEspAt<T, D, P = crate::NoPin, const RX: usize = 512> {
@@ -153,11 +153,8 @@ where
         &'a self,
         remote: SocketAddr,
     ) -> Result<Self::Connection<'a>, Self::Error> {
-        let IpAddr::V4(ip) = remote.ip() else {
-            return Err(Error::Command(CmdError::Unsupported));
-        };
         let mut buf = [0u8; 15];
-        let host = dotted(ip, &mut buf);
+        let host = host_of(remote, &mut buf)?;
         let link = self
             .inner
             .lock()
@@ -265,15 +262,12 @@ where
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<(SocketAddr, Self::Connected), Self::Error> {
-        let (IpAddr::V4(ip), IpAddr::V4(_)) = (remote.ip(), local.ip()) else {
-            return Err(Error::Command(CmdError::Unsupported));
-        };
-        if local.port() != 0 {
-            // the modem picks the local port of a connected UDP link
+        if !local.is_ipv4() || local.port() != 0 {
+            // IPv4 only, and the modem picks the local port of a connected UDP link
             return Err(Error::Command(CmdError::Unsupported));
         }
         let mut buf = [0u8; 15];
-        let host = dotted(ip, &mut buf);
+        let host = host_of(remote, &mut buf)?;
         let mut esp = self.inner.lock().await;
         let link = esp.connect(Transport::Udp, host, remote.port()).await?;
         let me = esp

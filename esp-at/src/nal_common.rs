@@ -1,9 +1,15 @@
 //! Shared by the `embedded-nal` and `embedded-nal-async` implementations.
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, SocketAddr};
 
-/// "a.b.c.d" in a stack buffer.
-pub(crate) fn dotted(ip: Ipv4Addr, buf: &mut [u8; 15]) -> &str {
+use crate::command::{CmdError, decimal};
+
+/// The remote's address as the modem takes it, "a.b.c.d" in a stack buffer; IPv6 is
+/// `Unsupported` (ESP-AT links are IPv4 here).
+pub(crate) fn host_of(remote: SocketAddr, buf: &mut [u8; 15]) -> Result<&str, CmdError> {
+    let IpAddr::V4(ip) = remote.ip() else {
+        return Err(CmdError::Unsupported);
+    };
     let mut n = 0;
     for (i, o) in ip.octets().iter().enumerate() {
         if i > 0 {
@@ -12,42 +18,38 @@ pub(crate) fn dotted(ip: Ipv4Addr, buf: &mut [u8; 15]) -> &str {
             }
             n += 1;
         }
-        let mut v = *o;
-        let mut digits = [0u8; 3];
-        let mut k = 0;
-        loop {
-            if let Some(d) = digits.get_mut(k) {
-                *d = b'0' + v % 10;
-            }
-            k += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        for j in (0..k).rev() {
-            if let (Some(b), Some(d)) = (buf.get_mut(n), digits.get(j)) {
+        let mut digits = [0u8; 10];
+        let k = decimal(u32::from(*o), &mut digits);
+        for d in digits.get(..k).unwrap_or(&[]) {
+            if let Some(b) = buf.get_mut(n) {
                 *b = *d;
             }
             n += 1;
         }
     }
-    core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or("")
+    Ok(core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or(""))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::command::CmdError;
+
     #[test]
     fn dotted_quad() {
         let mut b = [0u8; 15];
         assert_eq!(
-            super::dotted(core::net::Ipv4Addr::new(192, 168, 100, 7), &mut b),
-            "192.168.100.7"
+            super::host_of("192.168.100.7:80".parse().unwrap(), &mut b),
+            Ok("192.168.100.7")
         );
         let mut b = [0u8; 15];
         assert_eq!(
-            super::dotted(core::net::Ipv4Addr::new(255, 0, 10, 255), &mut b),
-            "255.0.10.255"
+            super::host_of("255.0.10.255:1".parse().unwrap(), &mut b),
+            Ok("255.0.10.255")
+        );
+        let mut b = [0u8; 15];
+        assert_eq!(
+            super::host_of("[::1]:80".parse().unwrap(), &mut b),
+            Err(CmdError::Unsupported)
         );
     }
 }
