@@ -19,12 +19,18 @@ fn opts() -> Options {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn article_lines_give_article_json_and_201() {
+/// A gateway with the default options writing JSON lines into the returned buffer.
+async fn start() -> (Shared, Gateway) {
     let out = Shared::default();
     let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
         .await
         .unwrap();
+    (out, gw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_lines_give_article_json_and_201() {
+    let (out, gw) = start().await;
     let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
     // exactly what the sketch sends: "Weight:" + String(value) + ",Scale.Arduino\r\n", one send
     assert_eq!(
@@ -51,10 +57,7 @@ async fn article_lines_give_article_json_and_201() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extended_lines_and_framing() {
-    let out = Shared::default();
-    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
-        .await
-        .unwrap();
+    let (out, gw) = start().await;
     let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
     // several lines in one write, one line split over writes, a line without a line ending
     dev.write_all(b"Weight:1.00,S,0,0,0\r\nWeight:2.00,S,1,1,0\nWei")
@@ -82,10 +85,7 @@ async fn extended_lines_and_framing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_after_a_retry_are_dropped() {
-    let out = Shared::default();
-    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
-        .await
-        .unwrap();
+    let (out, gw) = start().await;
     let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
     assert_eq!(
         send_line(&mut dev, "Weight:1.00,Scale.A,7,0,0\r\n").await,
@@ -116,10 +116,7 @@ async fn duplicates_after_a_retry_are_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_endless_lines_get_errors_and_the_gateway_keeps_serving() {
-    let out = Shared::default();
-    let gw = Gateway::start(opts(), Sink::Lines(Box::new(out.clone())), None)
-        .await
-        .unwrap();
+    let (_out, gw) = start().await;
     let mut bad = TcpStream::connect(gw.addr()).await.unwrap();
     assert_eq!(send_line(&mut bad, "\u{1}\u{2}garbage\r\n").await, "400");
     assert_eq!(send_line(&mut bad, "Weight:abc,S\r\n").await, "400");
