@@ -50,22 +50,6 @@ where
     D: DelayNs,
     P: OutputPin,
 {
-    /// A driver with the module's reset line.
-    pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
-        EspAt {
-            io,
-            delay,
-            reset,
-            core: Core::new(config.initial_capabilities()),
-            config,
-        }
-    }
-
-    /// Give back the UART, the delay and the reset pin.
-    pub fn release(self) -> (T, D, P) {
-        (self.io, self.delay, self.reset)
-    }
-
     /// The driver's configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -58,23 +58,6 @@ where
     D: DelayNs,
     P: OutputPin,
 {
-    /// A driver with the module's `RST` (or `EN`/`CH_PD`) line on `reset`, for
-    /// [`hard_reset`](Self::hard_reset).
-    pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
-        EspAt {
-            io,
-            delay,
-            reset,
-            core: Core::new(config.initial_capabilities()),
-            config,
-        }
-    }
-
-    /// Give back the UART, the delay and the reset pin.
-    pub fn release(self) -> (T, D, P) {
-        (self.io, self.delay, self.reset)
-    }
-
     /// Hold the reset line low for 20 ms, release it, wait for `ready`, then
     /// [`init`](Self::init). The way out when the module stops answering.
     pub fn hard_reset(&mut self) -> Result<Version, Error<T::Error>> {

@@ -114,6 +114,23 @@ pub(crate) fn parse_recvlen(line: &[u8]) -> Pending {
 /// blocking one.
 macro_rules! operations {
     ($($async_kw:ident)? ; $($aw:tt)*) => {
+        /// A driver with the module's `RST` (or `EN`/`CH_PD`) line on `reset`, for
+        /// `hard_reset`. Sends nothing until the first call.
+        pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
+            EspAt {
+                io,
+                delay,
+                reset,
+                core: $crate::core::Core::new(config.initial_capabilities()),
+                config,
+            }
+        }
+
+        /// Give back the UART, the delay and the reset pin.
+        pub fn release(self) -> (T, D, P) {
+            (self.io, self.delay, self.reset)
+        }
+
         /// The module's state as far as URCs told it.
         pub fn wifi_state(&self) -> WifiState {
             self.core.wifi
