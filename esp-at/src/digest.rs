@@ -93,7 +93,8 @@ fn is_prefix_of(buf: &[u8], p: &[u8]) -> bool {
     buf.len() < p.len() && p.get(..buf.len()) == Some(buf)
 }
 
-fn parse_u32(digits: &[u8]) -> Option<u32> {
+/// 1–9 decimal digits (so the value fits an `i32` too).
+pub(crate) fn parse_u32(digits: &[u8]) -> Option<u32> {
     if digits.is_empty() || digits.len() > 9 {
         return None;
     }

@@ -36,21 +36,13 @@ impl AccessPoint {
     }
 }
 
+/// An optional `-` and 1–9 digits.
 fn number(s: &[u8]) -> Option<i32> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, s),
     };
-    if digits.is_empty() || digits.len() > 9 {
-        return None;
-    }
-    let mut v: i32 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + i32::from(d - b'0');
-    }
+    let v = i32::try_from(crate::digest::parse_u32(digits)?).ok()?;
     Some(if neg { -v } else { v })
 }
 
