@@ -23,6 +23,8 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
     reset: P,
     core: Core<RX>,
     config: Config,
+    /// UART time of one byte at `config.baud` (10 bits), µs.
+    us_per_byte: u32,
 }
 
 impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
@@ -84,7 +86,6 @@ where
 
     async fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
         let budget_us = u64::from(timeout_ms.max(1)) * 1_000;
-        let us_per_byte = 10_000_000 / u64::from(self.config.baud.max(1));
         let mut spent: u64 = 0;
         loop {
             if let Step::Done(r) = self.core.step::<T::Error>(txn) {
@@ -104,7 +105,8 @@ where
                     let n = r.map_err(Error::Io)?;
                     self.core.advance(n);
                     // at least one poll interval per read, so a stream of bytes cannot stall the clock
-                    spent += (n as u64 * us_per_byte).max(u64::from(self.config.poll_us.max(1)));
+                    spent += (n as u64 * u64::from(self.us_per_byte))
+                        .max(u64::from(self.config.poll_us.max(1)));
                 }
                 Either::Second(()) => spent = budget_us,
             }

@@ -25,6 +25,8 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 256> {
     reset: P,
     core: Core<RX>,
     config: Config,
+    /// UART time of one byte at `config.baud` (10 bits), µs.
+    us_per_byte: u32,
 }
 
 struct UartSink<'a, T: Write> {
@@ -96,7 +98,6 @@ where
     fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
         // 32-bit microseconds (a deadline of up to 71 minutes): no 64-bit arithmetic on AVR
         let budget_us = timeout_ms.saturating_mul(1_000);
-        let us_per_byte = crate::command::div_u32(10_000_000, self.config.baud.max(1));
         let mut spent: u32 = 0;
         loop {
             if let Step::Done(r) = self.core.step::<T::Error>(txn) {
@@ -105,7 +106,7 @@ where
             if self.io.read_ready().map_err(Error::Io)? {
                 let n = self.io.read(self.core.free_space()).map_err(Error::Io)?;
                 self.core.advance(n);
-                spent = spent.saturating_add((n as u32).saturating_mul(us_per_byte));
+                spent = spent.saturating_add((n as u32).saturating_mul(self.us_per_byte));
                 if spent < budget_us || n > 0 {
                     continue;
                 }

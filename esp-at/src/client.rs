@@ -122,6 +122,7 @@ macro_rules! operations {
                 delay,
                 reset,
                 core: $crate::core::Core::new(config.initial_capabilities()),
+                us_per_byte: $crate::command::div_u32(10_000_000, config.baud.max(1)),
                 config,
             }
         }
