@@ -173,6 +173,12 @@ pub fn parse_full(buf: &[u8]) -> (Event<'_>, usize) {
     (Event::Noise(buf), buf.len())
 }
 
+/// A scan result may hold 8-bit bytes (a UTF-8 SSID), never control characters. Checked only
+/// for lines with non-text bytes, off the common path.
+fn is_scan_result(line: &[u8]) -> bool {
+    starts_with(line, b"+CWLAP:(") && line.iter().all(|&b| b >= 0x20 || b == b'\t')
+}
+
 fn classify(line: &[u8], bad: bool) -> Event<'_> {
     match line {
         b"OK" => return Event::Ok,
@@ -189,10 +195,7 @@ fn classify(line: &[u8], bad: bool) -> Event<'_> {
         b"CONNECT FAIL" => return Event::Urc(Urc::ConnectFail(None)),
         _ => {}
     }
-    // an SSID in a scan result may be UTF-8 (8-bit bytes), never control characters
-    let scan_result =
-        starts_with(line, b"+CWLAP:(") && line.iter().all(|&b| b >= 0x20 || b == b'\t');
-    if bad && !scan_result {
+    if bad && !is_scan_result(line) {
         return Event::Noise(line);
     }
     // the remaining classes are told apart by their first byte
