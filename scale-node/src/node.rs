@@ -445,7 +445,7 @@ where
 
     /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
     /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
-    /// load with the draft's calibration). `None`: not one of them.
+    /// load with the draft's calibration). What follows `OK` goes into `out`.
     fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<80>) -> SetupReply {
         if m == Measure::Calibrate(None) {
             return SetupReply::Err("calibrate: a mass in grams, above 0");
@@ -599,16 +599,6 @@ where
             self.window.clear();
             self.saturated = false;
         }
-        // DOUT stuck high (unplugged, unpowered) never errors in a non-blocking read, and one
-        // bad frame is no reason to give up: a reading that takes far longer than settling
-        // plus its samples is the fault
-        let budget = self
-            .sensor
-            .wake_time_ms()
-            .saturating_add((2 * samples as u32).saturating_mul(self.sensor.sample_period_ms()))
-            .saturating_add(500);
-        let over_budget =
-            now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading);
         let fault = match self.sensor.sample() {
             Ok(Some((raw, sat))) => {
                 self.window.push(raw);
@@ -616,11 +606,11 @@ where
                 self.sensor_fault = false;
                 false
             }
-            Ok(None) | Err(nb::Error::WouldBlock) => over_budget,
+            Ok(None) | Err(nb::Error::WouldBlock) => self.over_budget(now, samples),
             Err(nb::Error::Other(_)) => {
                 // the sample is lost (the driver also restarts its settling count)
                 self.stats.sample_errors = self.stats.sample_errors.wrapping_add(1);
-                over_budget
+                self.over_budget(now, samples)
             }
         };
         if fault {
@@ -640,6 +630,18 @@ where
             return;
         }
         self.finish_reading(now);
+    }
+
+    /// The reading under way has taken far longer than settling plus its samples. DOUT stuck
+    /// high (unplugged, unpowered) never errors in a non-blocking read, and one bad frame is no
+    /// reason to give up: this is what makes a sensor fault.
+    fn over_budget(&self, now: u32, samples: usize) -> bool {
+        let budget = self
+            .sensor
+            .wake_time_ms()
+            .saturating_add((2 * samples as u32).saturating_mul(self.sensor.sample_period_ms()))
+            .saturating_add(500);
+        now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading)
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
