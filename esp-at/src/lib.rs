@@ -26,6 +26,7 @@ pub mod scan;
 pub mod sim;
 
 pub use crate::client::{Config, MAX_SEND, NoPin, Pending};
+pub use crate::command::decimal;
 pub use crate::command::tcpip::Transport;
 pub use crate::command::wifi::{Ipv4, WifiMode};
 pub use crate::core::{Link, MAX_LINKS, Stats, WifiState};

@@ -142,12 +142,11 @@ pub(crate) fn insert_strongest(out: &mut [AccessPoint], len: usize, ap: AccessPo
         return len;
     }
     let new_len = (len + 1).min(out.len());
-    // the weaker ones move down by one; when full, the weakest falls off
-    if let Some(s) = out.get_mut(at..new_len) {
-        s.rotate_right(1);
-        if let Some(first) = s.first_mut() {
-            *first = ap;
-        }
+    // the weaker ones move down by one; when full, the weakest falls off (swapped through:
+    // no memmove, whose code costs 650 bytes on AVR)
+    let mut carry = ap;
+    for slot in out.get_mut(at..new_len).unwrap_or(&mut []) {
+        core::mem::swap(slot, &mut carry);
     }
     new_len
 }

@@ -246,18 +246,7 @@ impl ChannelCalibration {
     }
 }
 
-fn div_round(num: i64, den: i64) -> i64 {
-    if den == 0 {
-        return 0;
-    }
-    let q = num / den;
-    let r = num % den;
-    if 2 * r.abs() >= den.abs() {
-        if (num < 0) == (den < 0) { q + 1 } else { q - 1 }
-    } else {
-        q
-    }
-}
+use crate::math::div_round_i64 as div_round;
 
 /// CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): check value 0x29B1 for `"123456789"`.
 pub fn crc16(data: &[u8]) -> u16 {

@@ -38,7 +38,7 @@ impl Rate {
                 let div: u64 = if rate_high { 138_240 } else { 1_105_920 };
                 let f = if fclk_hz == 0 { 1 } else { fclk_hz as u64 };
                 // period = div / f seconds, rounded up to a whole microsecond
-                let us = (div * 1_000_000).div_ceil(f);
+                let us = crate::math::div_rem_u64(div * 1_000_000 + f - 1, f).0;
                 if us > u32::MAX as u64 {
                     u32::MAX
                 } else {

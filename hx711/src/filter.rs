@@ -28,7 +28,7 @@ pub fn median_in_place(values: &mut [i32]) -> Option<i32> {
         Some(hi)
     } else {
         let lo = *values.get(n / 2 - 1)?;
-        Some(((i64::from(lo) + i64::from(hi)).div_euclid(2)) as i32)
+        Some(((i64::from(lo) + i64::from(hi)) >> 1) as i32)
     }
 }
 
@@ -42,7 +42,7 @@ pub fn trimmed_mean_in_place(values: &mut [i32], trim: usize) -> Option<i32> {
     sort_small(values);
     let kept = values.get(trim..n - trim)?;
     let sum: i64 = kept.iter().map(|&v| i64::from(v)).sum();
-    Some(sum.div_euclid(kept.len() as i64) as i32)
+    Some(crate::math::div_floor_i64(sum, kept.len() as i64) as i32)
 }
 
 /// How a [`Window`] reduces its samples to one value.

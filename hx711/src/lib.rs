@@ -12,6 +12,7 @@ pub mod config;
 mod driver;
 mod error;
 pub mod filter;
+pub mod math;
 mod mode;
 mod sample;
 #[cfg(feature = "sim")]

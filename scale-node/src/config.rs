@@ -136,6 +136,7 @@ impl R<'_> {
 
 impl NodeConfig {
     /// Serialize: magic, version, length, fields, CRC-16.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn to_bytes(&self, buf: &mut [u8; CONFIG_MAX]) -> usize {
         let mut w = W { buf, len: 0 };
         w.put(&MAGIC);
@@ -166,6 +167,7 @@ impl NodeConfig {
     }
 
     /// Parse what [`to_bytes`](Self::to_bytes) wrote.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn from_bytes(bytes: &[u8]) -> Result<NodeConfig, LoadError> {
         if bytes.get(..2) != Some(&MAGIC[..]) {
             return Err(LoadError::Empty);
@@ -264,6 +266,7 @@ impl NodeConfig {
     }
 
     /// Whether the configuration is complete and consistent.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn validate(&self) -> Result<(), &'static str> {
         esp_at::escape::check_ssid(&self.ssid).map_err(|_| "ssid: 1-32 printable bytes")?;
         esp_at::escape::check_password(&self.password)
@@ -286,6 +289,8 @@ impl NodeConfig {
     }
 }
 
+#[inline(never)] // one copy: keeps small targets (AVR) small
+
 fn check_host(h: &str) -> Result<(), &'static str> {
     if h.is_empty()
         || h.len() > 64
@@ -297,6 +302,8 @@ fn check_host(h: &str) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+#[inline(never)] // one copy: keeps small targets (AVR) small
 
 fn check_sensor(s: &str) -> Result<(), &'static str> {
     // ',' and ':' would break the gateway's split; control characters the line
@@ -364,6 +371,7 @@ impl NodeConfig {
     /// draft: `key=value` changes one field after checking it, `commit` validates the whole
     /// and answers [`SetupReply::Committed`], `abort` answers [`SetupReply::Aborted`] and
     /// leaves restoring the previous configuration to the caller (see [`Setup`], which does).
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn edit(&mut self, line: &[u8]) -> SetupReply {
         let line = trim(line);
         match line {

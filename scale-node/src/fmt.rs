@@ -41,8 +41,8 @@ impl<const N: usize> LineBuf<N> {
     /// Append an unsigned integer.
     pub fn push_u32(&mut self, v: u32) -> &mut Self {
         let mut tmp = [0u8; 10];
-        let n = write_u32(v, &mut tmp);
-        self.push(tmp.get(10 - n..).unwrap_or(&[]))
+        let n = esp_at::decimal(v, &mut tmp);
+        self.push(tmp.get(..n).unwrap_or(&[]))
     }
 
     /// Append a signed integer.
@@ -58,11 +58,16 @@ impl<const N: usize> LineBuf<N> {
         if v < 0 {
             self.push(b"-");
         }
-        let a = v.unsigned_abs();
-        self.push_u32(a / 100);
-        self.push(b".");
-        let f = a % 100;
-        self.push(&[b'0' + (f / 10) as u8, b'0' + (f % 10) as u8])
+        // the digits with a point before the last two (5 → 0.05): no division
+        let mut d = [0u8; 10];
+        let n = esp_at::decimal(v.unsigned_abs(), &mut d);
+        let (int, frac) = d.get(..n).unwrap_or(&[]).split_at(n.saturating_sub(2));
+        self.push(if int.is_empty() { b"0" } else { int })
+            .push(b".");
+        if frac.len() < 2 {
+            self.push(b"0");
+        }
+        self.push(frac)
     }
 
     /// The bytes written.
@@ -79,21 +84,6 @@ impl<const N: usize> LineBuf<N> {
     pub fn clear(&mut self) {
         self.len = 0;
         self.overflow = false;
-    }
-}
-
-/// Write `v` right-aligned into `out` (10 bytes); returns the digit count.
-fn write_u32(mut v: u32, out: &mut [u8; 10]) -> usize {
-    let mut i = 10;
-    loop {
-        i -= 1;
-        if let Some(slot) = out.get_mut(i) {
-            *slot = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        if v == 0 || i == 0 {
-            return 10 - i;
-        }
     }
 }
 

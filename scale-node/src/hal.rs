@@ -65,11 +65,11 @@ where
 
     fn wake_time_ms(&self) -> u32 {
         // five conversions: one to select the mode again, four to settle
-        self.config().rate.period_us().saturating_mul(5) / 1000
+        hx711::math::div_rem_u32(self.config().rate.period_us().saturating_mul(5), 1000).0
     }
 
     fn sample_period_ms(&self) -> u32 {
-        self.config().rate.period_us().div_ceil(1000)
+        hx711::math::div_rem_u32(self.config().rate.period_us().saturating_add(999), 1000).0
     }
 }
 
@@ -204,10 +204,12 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn poll(&mut self) -> Result<(), Self::Error> {
         self.esp.poll()
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error> {
         self.esp.join(ssid, password)
     }
@@ -216,6 +218,7 @@ where
         self.esp.wifi_state().got_ip
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error> {
         if let Some(l) = self.link.take() {
             let _ = self.esp.close(l);
@@ -228,22 +231,26 @@ where
         self.link.is_some_and(|l| self.esp.is_open(l))
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
         let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
         self.esp.send(link, data)
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
         self.esp.recv(link, buf)
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn disconnect(&mut self) {
         if let Some(l) = self.link.take() {
             let _ = self.esp.close(l);
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn reset(&mut self) -> Result<(), Self::Error> {
         self.link = None;
         self.setup_link = None;
@@ -254,11 +261,13 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn start_setup(&mut self, ssid: &str, port: u16) -> Result<(), Self::Error> {
         self.esp.start_soft_ap(ssid, "", 6)?;
         self.esp.server(Some(port))
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn setup_recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         self.esp.poll()?;
         if self
@@ -279,6 +288,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
         match self.setup_link {
             Some(l) => self.esp.send(l, data),
@@ -286,6 +296,7 @@ where
         }
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn stop_setup(&mut self) -> Result<(), Self::Error> {
         if let Some(l) = self.setup_link.take() {
             let _ = self.esp.close(l);
@@ -293,6 +304,7 @@ where
         self.esp.server(None)
     }
 
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn scan(&mut self, out: &mut [esp_at::AccessPoint]) -> Result<usize, Self::Error> {
         self.esp.scan(out)
     }

@@ -134,6 +134,16 @@ const EVENTS: usize = 8;
 
 /// `true` once the wrapping millisecond time `now` is at or past `deadline` (deadlines are
 /// at most 2^31 ms, about 24.8 days, ahead).
+/// `Vec::remove` without memmove (whose code costs 650 bytes on AVR): the items after `idx`
+/// are swapped down one by one. `None` past the end.
+fn remove_at<T, const N: usize>(v: &mut Vec<T, N>, idx: usize) -> Option<T> {
+    let tail = v.get_mut(idx..)?;
+    for i in 1..tail.len() {
+        tail.swap(i - 1, i);
+    }
+    v.pop()
+}
+
 #[inline]
 pub(crate) fn reached(now: u32, deadline: u32) -> bool {
     now.wrapping_sub(deadline) < 0x8000_0000
@@ -396,6 +406,7 @@ where
 
     /// The median of five settled, unsaturated samples (blocking, bounded by the sensor's
     /// deadlines); `None` when the sensor gives none.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn settled_raw(&mut self) -> Option<i32> {
         let mut w: Window<8> = Window::new();
         for _ in 0..5 {
@@ -408,6 +419,7 @@ where
 
     /// `scan`: one `AP <rssi> <channel> <open|secured> <ssid>` line per access point in range, strongest
     /// first (at most [`SCAN_MAX`]), before the `OK <n> networks` answer.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn scan_command(&mut self, out: &mut LineBuf<80>) -> SetupReply {
         let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
             core::array::from_fn(|_| esp_at::AccessPoint {
@@ -446,6 +458,7 @@ where
     /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
     /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
     /// load with the draft's calibration). What follows `OK` goes into `out`.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<80>) -> SetupReply {
         if m == Measure::Calibrate(None) {
             return SetupReply::Err("calibrate: a mass in grams, above 0");
@@ -469,7 +482,10 @@ where
                 draft.calibration = cal;
                 draft.calibrated = true;
                 // hundredths of a count per gram, as `cal_counts_per_gram` takes it
-                let cpg = (i64::from(raw) - i64::from(offset)) * 10_000 / i64::from(cg);
+                let cpg = hx711::math::div_trunc_i64(
+                    (i64::from(raw) - i64::from(offset)) * 10_000,
+                    i64::from(cg),
+                );
                 out.push(b" cal_counts_per_gram=")
                     .push_centi(cpg.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
             }
@@ -635,6 +651,7 @@ where
     /// The reading under way has taken far longer than settling plus its samples. DOUT stuck
     /// high (unplugged, unpowered) never errors in a non-blocking read, and one bad frame is no
     /// reason to give up: this is what makes a sensor fault.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn over_budget(&self, now: u32, samples: usize) -> bool {
         let budget = self
             .sensor
@@ -671,14 +688,17 @@ where
         self.enqueue(Kind::Weight, cg, fl, now);
         if cfg.full_cg > cfg.container_cg {
             let span = i64::from(cfg.full_cg) - i64::from(cfg.container_cg);
-            let pct = ((i64::from(cg) - i64::from(cfg.container_cg)) * 10_000 / span)
-                .clamp(0, 10_000) as i32;
+            let pct = hx711::math::div_trunc_i64(
+                (i64::from(cg) - i64::from(cfg.container_cg)) * 10_000,
+                span,
+            )
+            .clamp(0, 10_000) as i32;
             let low = cfg.low_centipct > 0 && pct < cfg.low_centipct;
             let afl = fl | if low { flags::LOW_STOCK } else { 0 };
             self.enqueue(Kind::Amount, pct, afl, now);
             if cfg.full_ml > 0 {
                 // hundredths of a millilitre: pct is in hundredths of a percent
-                let ml = i64::from(pct) * i64::from(cfg.full_ml) / 100;
+                let ml = hx711::math::div_trunc_i64(i64::from(pct) * i64::from(cfg.full_ml), 100);
                 self.enqueue(
                     Kind::Volume,
                     ml.clamp(0, i64::from(i32::MAX)) as i32,
@@ -716,8 +736,7 @@ where
         if self.queue.is_full() {
             // drop the oldest reading that is not on the wire
             let idx = self.in_flight.min(self.queue.len().saturating_sub(1));
-            if idx < self.queue.len() {
-                let old = self.queue.remove(idx);
+            if let Some(old) = remove_at(&mut self.queue, idx) {
                 self.stats.dropped += 1;
                 self.emit(NodeEvent::Dropped(old));
             }
@@ -934,8 +953,9 @@ where
         if self.in_flight == 0 || self.queue.is_empty() {
             return;
         }
-        if (200..300).contains(&status) {
-            let r = self.queue.remove(0);
+        if (200..300).contains(&status)
+            && let Some(r) = remove_at(&mut self.queue, 0)
+        {
             self.in_flight -= 1;
             self.stats.acked += 1;
             self.emit(NodeEvent::Delivered(r));

@@ -205,9 +205,18 @@ impl Writer<'_> {
     }
 }
 
-/// `v` in decimal into `out`; returns the number of digits. By subtracting powers of ten: an
-/// 8-bit MCU has no divider, and a 32-bit division routine costs it over a kilobyte of flash.
-pub(crate) fn decimal(mut v: u32, out: &mut [u8; 10]) -> usize {
+/// `v` in decimal into `out` (left-aligned); returns the number of digits. By subtracting
+/// powers of ten: an 8-bit MCU has no divider, and a 32-bit division routine costs it over a
+/// kilobyte of flash.
+///
+/// ```
+/// let mut digits = [0u8; 10];
+/// let n = esp_at::decimal(4_294_967_295, &mut digits);
+/// assert_eq!(&digits[..n], b"4294967295");
+/// let n = esp_at::decimal(0, &mut digits);
+/// assert_eq!(&digits[..n], b"0");
+/// ```
+pub fn decimal(mut v: u32, out: &mut [u8; 10]) -> usize {
     // the powers of ten, built by shifts and adds on the stack (a table of constants would sit
     // in RAM on AVR)
     let mut powers = [1u32; 10];
