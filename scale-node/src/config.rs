@@ -290,7 +290,6 @@ impl NodeConfig {
 }
 
 #[inline(never)] // one copy: keeps small targets (AVR) small
-
 fn check_host(h: &str) -> Result<(), &'static str> {
     if h.is_empty()
         || h.len() > 64
@@ -304,7 +303,6 @@ fn check_host(h: &str) -> Result<(), &'static str> {
 }
 
 #[inline(never)] // one copy: keeps small targets (AVR) small
-
 fn check_sensor(s: &str) -> Result<(), &'static str> {
     // ',' and ':' would break the gateway's split; control characters the line
     if s.is_empty()
