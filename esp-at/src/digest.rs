@@ -179,21 +179,50 @@ fn is_scan_result(line: &[u8]) -> bool {
     starts_with(line, b"+CWLAP:(") && line.iter().all(|&b| b >= 0x20 || b == b'\t')
 }
 
+/// The lines that are a whole event, each after its length byte, in the order [`fixed`]
+/// numbers them. One table and one loop instead of a comparison per word: on AVR, where every
+/// comparison is code, this is a kilobyte less.
+const WORDS: &[u8] = b"\x02OK\x05ERROR\x04FAIL\x07SEND OK\x09SEND FAIL\x0dSEND Canceled\x05ready\
+\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x07CONNECT\x06CLOSED\x06UNLINK\x0cCONNECT FAIL";
+/// Index in [`WORDS`] of the first word that may follow a link id (`0,CONNECT`).
+const LINK_WORDS: u8 = 10;
+
+/// The index of `line` in [`WORDS`].
+fn word(line: &[u8]) -> Option<u8> {
+    let mut rest = WORDS;
+    let mut i = 0u8;
+    while let Some((&n, tail)) = rest.split_first() {
+        let (w, next) = tail.split_at(usize::from(n).min(tail.len()));
+        if w == line {
+            return Some(i);
+        }
+        rest = next;
+        i += 1;
+    }
+    None
+}
+
+/// The event of [`WORDS`] entry `i`; `link` for the link URCs.
+fn fixed(i: u8, link: Option<u8>) -> Event<'static> {
+    match i {
+        0 => Event::Ok,
+        1 => Event::Error,
+        2 => Event::Fail,
+        3 => Event::SendOk,
+        4 | 5 => Event::SendFail,
+        6 => Event::Urc(Urc::Ready),
+        7 => Event::Urc(Urc::WifiConnected),
+        8 => Event::Urc(Urc::WifiGotIp),
+        9 => Event::Urc(Urc::WifiDisconnect),
+        10 => Event::Urc(Urc::Connect(link)),
+        11 | 12 => Event::Urc(Urc::Closed(link)),
+        _ => Event::Urc(Urc::ConnectFail(link)),
+    }
+}
+
 fn classify(line: &[u8], bad: bool) -> Event<'_> {
-    match line {
-        b"OK" => return Event::Ok,
-        b"ERROR" => return Event::Error,
-        b"FAIL" => return Event::Fail,
-        b"SEND OK" => return Event::SendOk,
-        b"SEND FAIL" | b"SEND Canceled" => return Event::SendFail,
-        b"ready" => return Event::Urc(Urc::Ready),
-        b"WIFI CONNECTED" => return Event::Urc(Urc::WifiConnected),
-        b"WIFI GOT IP" => return Event::Urc(Urc::WifiGotIp),
-        b"WIFI DISCONNECT" => return Event::Urc(Urc::WifiDisconnect),
-        b"CONNECT" => return Event::Urc(Urc::Connect(None)),
-        b"CLOSED" | b"UNLINK" => return Event::Urc(Urc::Closed(None)),
-        b"CONNECT FAIL" => return Event::Urc(Urc::ConnectFail(None)),
-        _ => {}
+    if let Some(i) = word(line) {
+        return fixed(i, None);
     }
     if bad && !is_scan_result(line) {
         return Event::Noise(line);
@@ -247,14 +276,10 @@ fn link_urc(line: &[u8]) -> Event<'_> {
     if let Some(comma) = line.iter().take(3).position(|&b| b == b',')
         && comma > 0
         && let Some(link) = line.get(..comma).and_then(parse_u32)
+        && let Some(i) = line.get(comma + 1..).and_then(word)
+        && i >= LINK_WORDS
     {
-        let link = u8::try_from(link).ok();
-        match line.get(comma + 1..) {
-            Some(b"CONNECT") => return Event::Urc(Urc::Connect(link)),
-            Some(b"CLOSED") => return Event::Urc(Urc::Closed(link)),
-            Some(b"CONNECT FAIL") => return Event::Urc(Urc::ConnectFail(link)),
-            _ => {}
-        }
+        return fixed(i, u8::try_from(link).ok());
     }
     Event::Line(line)
 }
