@@ -223,46 +223,42 @@ impl NodeConfig {
         Ok(cfg)
     }
 
-    /// A configuration from text values, as firmware gets them from build-time environment
-    /// variables (`option_env!`). `None` unless it is complete and valid. `counts_per_gram` is a
-    /// decimal with up to two places; with `offset` as well the scale counts as calibrated,
-    /// otherwise the node tares at boot.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_text(
-        ssid: Option<&str>,
-        password: Option<&str>,
-        host: Option<&str>,
-        port: Option<&str>,
-        sensor_id: Option<&str>,
-        interval_ms: Option<&str>,
-        counts_per_gram: Option<&str>,
-        offset: Option<&str>,
-    ) -> Option<NodeConfig> {
+    /// A configuration from `(key, value)` settings, as firmware gets them from build-time
+    /// environment variables (`option_env!`): the defaults, then every setting that is
+    /// `Some`, in order, each checked as setup mode checks it ([`set`](Self::set)), then the
+    /// whole ([`validate`](Self::validate)). `Err` names the first problem.
+    ///
+    /// `cal_counts_per_gram` (a decimal with up to two places) with `cal_offset` is a complete
+    /// calibration; without `cal_offset` the node tares at boot.
+    ///
+    /// ```
+    /// use scale_node::NodeConfig;
+    /// let cfg = NodeConfig::from_settings(&[
+    ///     ("ssid", Some("Lab")),
+    ///     ("password", option_env!("SCALE_DOC_PASSWORD_THAT_IS_NOT_SET")),
+    ///     ("host", Some("192.168.1.20")),
+    ///     ("port", Some("5001")),
+    ///     ("sensor", Some("Scale.Kitchen")),
+    ///     ("cal_counts_per_gram", Some("420.5")),
+    /// ])
+    /// .unwrap();
+    /// assert_eq!(cfg.port, 5001);
+    /// assert!(!cfg.calibrated, "no offset: tared at boot");
+    /// assert_eq!(
+    ///     NodeConfig::from_settings(&[("ssid", Some("Lab")), ("port", Some("0"))]),
+    ///     Err("port: 1-65535")
+    /// );
+    /// ```
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn from_settings(settings: &[(&str, Option<&str>)]) -> Result<NodeConfig, &'static str> {
         let mut c = NodeConfig::default();
-        c.ssid.push_str(ssid?).ok()?;
-        c.password.push_str(password.unwrap_or("")).ok()?;
-        c.host.push_str(host?).ok()?;
-        if let Some(p) = port {
-            c.port = u16::try_from(parse_u32(p.as_bytes())?).ok()?;
+        for &(key, value) in settings {
+            if let Some(v) = value {
+                c.set(key.as_bytes(), v.as_bytes())?;
+            }
         }
-        c.sensor_id
-            .push_str(sensor_id.unwrap_or("Scale.Arduino"))
-            .ok()?;
-        if let Some(ms) = interval_ms {
-            c.interval_ms = parse_u32(ms.as_bytes())?;
-        }
-        let off = match offset {
-            Some(o) => parse_i32(o.as_bytes())?,
-            None => 0,
-        };
-        if let Some(cpg) = counts_per_gram {
-            let cpg = parse_centi(cpg.as_bytes())?;
-            c.calibration =
-                Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
-            c.calibrated = offset.is_some();
-        }
-        c.validate().ok()?;
-        Some(c)
+        c.validate()?;
+        Ok(c)
     }
 
     /// Whether the configuration is complete and consistent.
@@ -390,18 +386,28 @@ impl NodeConfig {
             line.get(..eq).unwrap_or(&[]),
             line.get(eq + 1..).unwrap_or(&[]),
         );
+        match self.set(key, value) {
+            Ok(()) => SetupReply::Ok,
+            Err(e) => SetupReply::Err(e),
+        }
+    }
+
+    /// Set one field from its setup-mode key and text value, checked as [`edit`](Self::edit)
+    /// checks it (the value is taken as it is, spaces included). `Err` says why.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), &'static str> {
         let Ok(text) = core::str::from_utf8(value) else {
-            return SetupReply::Err("value is not UTF-8");
+            return Err("value is not UTF-8");
         };
         let d = self;
         let r: Result<(), &'static str> = match key {
             b"ssid" => esp_at::escape::check_ssid(text)
                 .map_err(|_| "ssid: 1-32 printable bytes")
-                .and_then(|()| set(&mut d.ssid, text)),
+                .and_then(|()| set_str(&mut d.ssid, text)),
             b"password" => esp_at::escape::check_password(text)
                 .map_err(|_| "password: empty or 8-64 printable bytes")
-                .and_then(|()| set(&mut d.password, text)),
-            b"host" => check_host(text).and_then(|()| set(&mut d.host, text)),
+                .and_then(|()| set_str(&mut d.password, text)),
+            b"host" => check_host(text).and_then(|()| set_str(&mut d.host, text)),
             b"port" => match parse_u32(value)
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|&p| p > 0)
@@ -412,7 +418,7 @@ impl NodeConfig {
                 }
                 None => Err("port: 1-65535"),
             },
-            b"sensor" => check_sensor(text).and_then(|()| set(&mut d.sensor_id, text)),
+            b"sensor" => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
             b"interval_ms" => match parse_u32(value).filter(|&v| v >= 10) {
                 Some(v) => {
                     d.interval_ms = v;
@@ -441,8 +447,9 @@ impl NodeConfig {
                     let off = d.calibration.offset;
                     match Calibration::from_known_mass(off, off.saturating_add(cpg_x100), 10_000) {
                         Ok(c) => {
+                            // the offset stays as it is: without `cal_offset` or a `tare`,
+                            // the node tares at boot
                             d.calibration = c;
-                            d.calibrated = true;
                             Ok(())
                         }
                         Err(_) => Err("cal_counts_per_gram: out of range"),
@@ -480,14 +487,11 @@ impl NodeConfig {
             },
             _ => Err("unknown key"),
         };
-        match r {
-            Ok(()) => SetupReply::Ok,
-            Err(e) => SetupReply::Err(e),
-        }
+        r
     }
 }
 
-fn set<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), &'static str> {
+fn set_str<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), &'static str> {
     let s = String::try_from(v).map_err(|_| "value too long")?;
     *dst = s;
     Ok(())

@@ -152,3 +152,72 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn build_time_settings_are_checked_like_setup_lines() {
+    let cfg = NodeConfig::from_settings(&[
+        ("ssid", Some("Lab 2")),
+        // taken as given: a build-time password keeps its spaces
+        ("password", Some(" secret pass ")),
+        ("host", Some("gw.local")),
+        ("port", None),
+        ("sensor", Some("Scale.Default")),
+        ("sensor", Some("Scale.Bench")),
+        ("samples", Some("3")),
+        ("format", Some("classic")),
+        ("cal_offset", Some("-8000")),
+        ("cal_counts_per_gram", Some("420.5")),
+    ])
+    .unwrap();
+    assert_eq!(cfg.ssid.as_str(), "Lab 2");
+    assert_eq!(cfg.password.as_str(), " secret pass ");
+    assert_eq!(cfg.port, 5001, "unset: the default");
+    assert_eq!(
+        cfg.sensor_id.as_str(),
+        "Scale.Bench",
+        "a later setting wins"
+    );
+    assert_eq!(cfg.samples, 3);
+    assert_eq!(cfg.format, Format::Classic);
+    assert!(cfg.calibrated);
+    assert_eq!(cfg.calibration.offset, -8000);
+    // 420.5 counts per gram: 42 050 counts above the offset are 100.00 g
+    assert_eq!(cfg.calibration.to_units(-8000 + 42_050), 10_000);
+
+    let tare_at_boot = NodeConfig::from_settings(&[
+        ("ssid", Some("Lab")),
+        ("host", Some("gw.local")),
+        ("sensor", Some("S1")),
+        ("cal_counts_per_gram", Some("420")),
+    ])
+    .unwrap();
+    assert!(
+        !tare_at_boot.calibrated,
+        "no offset: the node tares at boot"
+    );
+
+    let base = [
+        ("ssid", Some("Lab")),
+        ("host", Some("gw.local")),
+        ("sensor", Some("S1")),
+    ];
+    let with = |extra: (&'static str, Option<&'static str>)| {
+        let mut s = base.to_vec();
+        s.push(extra);
+        NodeConfig::from_settings(&s)
+    };
+    assert_eq!(with(("samples", Some("33"))), Err("samples: 1-32"));
+    assert_eq!(
+        with(("format", Some("json"))),
+        Err("format: classic or extended")
+    );
+    assert_eq!(with(("colour", Some("red"))), Err("unknown key"));
+    assert_eq!(
+        with(("password", Some("short"))),
+        Err("password: empty or 8-64 printable bytes")
+    );
+    assert!(
+        NodeConfig::from_settings(&base[1..]).is_err(),
+        "no ssid: setup mode"
+    );
+}

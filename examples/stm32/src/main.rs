@@ -187,6 +187,21 @@ impl embedded_io::Write for Serial {
     }
 }
 
+/// The build-time configuration: `SCALE_*` environment variables, as setup-mode settings.
+const BUILD_SETTINGS: &[(&str, Option<&str>)] = &[
+    ("ssid", option_env!("SCALE_SSID")),
+    ("password", option_env!("SCALE_PASSWORD")),
+    ("host", option_env!("SCALE_HOST")),
+    ("port", option_env!("SCALE_PORT")),
+    ("sensor", Some("Scale.Netduino")), // the default, unless:
+    ("sensor", option_env!("SCALE_SENSOR")),
+    ("interval_ms", option_env!("SCALE_INTERVAL_MS")),
+    ("samples", option_env!("SCALE_SAMPLES")),
+    ("format", option_env!("SCALE_FORMAT")),
+    ("cal_offset", option_env!("SCALE_OFFSET")),
+    ("cal_counts_per_gram", option_env!("SCALE_COUNTS_PER_GRAM")),
+];
+
 #[entry]
 fn main() -> ! {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
@@ -222,16 +237,7 @@ fn main() -> ! {
     let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0")
         && InputPin::is_low(&mut button).unwrap_or(false);
 
-    let config = NodeConfig::from_text(
-        option_env!("SCALE_SSID"),
-        option_env!("SCALE_PASSWORD"),
-        option_env!("SCALE_HOST"),
-        option_env!("SCALE_PORT"),
-        Some(option_env!("SCALE_SENSOR").unwrap_or("Scale.Netduino")),
-        option_env!("SCALE_INTERVAL_MS"),
-        option_env!("SCALE_COUNTS_PER_GRAM"),
-        option_env!("SCALE_OFFSET"),
-    );
+    let config = NodeConfig::from_settings(BUILD_SETTINGS).ok();
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(
         Serial { tx },

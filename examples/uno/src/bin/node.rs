@@ -19,45 +19,20 @@ const QUEUE: usize = 8;
 /// Receive buffer of the AT driver.
 const RX: usize = 128;
 
-fn build_time_config() -> Option<NodeConfig> {
-    let ssid = option_env!("SCALE_SSID")?;
-    let mut c = NodeConfig::default();
-    c.ssid.push_str(ssid).ok()?;
-    c.password
-        .push_str(option_env!("SCALE_PASSWORD").unwrap_or(""))
-        .ok()?;
-    c.host.push_str(option_env!("SCALE_HOST")?).ok()?;
-    let num = |s: Option<&str>| s.and_then(|v| scale_node::fmt::parse_u32(v.as_bytes()));
-    if let Some(p) = num(option_env!("SCALE_PORT")) {
-        c.port = p as u16;
-    }
-    c.sensor_id
-        .push_str(option_env!("SCALE_SENSOR").unwrap_or("Scale.Arduino"))
-        .ok()?;
-    if let Some(ms) = num(option_env!("SCALE_INTERVAL_MS")) {
-        c.interval_ms = ms;
-    }
-    match option_env!("SCALE_FORMAT") {
-        Some("classic") => c.format = scale_node::Format::Classic,
-        Some("extended") | None => {}
-        Some(_) => return None,
-    }
-    if let Some(n) = num(option_env!("SCALE_SAMPLES")) {
-        c.samples = n.clamp(1, 32) as u8;
-    }
-    if let Some(cpg) = option_env!("SCALE_COUNTS_PER_GRAM")
-        .and_then(|v| scale_node::fmt::parse_centi(v.as_bytes()))
-    {
-        let off = option_env!("SCALE_OFFSET")
-            .and_then(|v| scale_node::fmt::parse_i32(v.as_bytes()))
-            .unwrap_or(0);
-        c.calibration =
-            hx711::Calibration::from_known_mass(off, off.saturating_add(cpg), 10_000).ok()?;
-        c.calibrated = option_env!("SCALE_OFFSET").is_some();
-    }
-    c.validate().ok()?;
-    Some(c)
-}
+/// The build-time configuration: `SCALE_*` environment variables, as setup-mode settings.
+const BUILD_SETTINGS: &[(&str, Option<&str>)] = &[
+    ("ssid", option_env!("SCALE_SSID")),
+    ("password", option_env!("SCALE_PASSWORD")),
+    ("host", option_env!("SCALE_HOST")),
+    ("port", option_env!("SCALE_PORT")),
+    ("sensor", Some("Scale.Arduino")), // the default, unless:
+    ("sensor", option_env!("SCALE_SENSOR")),
+    ("interval_ms", option_env!("SCALE_INTERVAL_MS")),
+    ("samples", option_env!("SCALE_SAMPLES")),
+    ("format", option_env!("SCALE_FORMAT")),
+    ("cal_offset", option_env!("SCALE_OFFSET")),
+    ("cal_counts_per_gram", option_env!("SCALE_COUNTS_PER_GRAM")),
+];
 
 #[avr_device::entry]
 fn main() -> ! {
@@ -84,7 +59,8 @@ fn main() -> ! {
         led,
         Eeprom::new(dp.EEPROM),
         Settings::default(),
-        build_time_config(),
+        // checked as setup mode checks it; setup mode unless complete and valid
+        NodeConfig::from_settings(BUILD_SETTINGS).ok(),
         force_setup,
     );
     loop {
