@@ -1,9 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
+#![cfg_attr(target_arch = "avr", feature(asm_experimental_arch))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "std")]
 extern crate std;
+
+// first: its `rom!` macro is used by the modules below
+#[macro_use]
+pub mod rom;
 
 #[cfg(feature = "async")]
 pub mod asynch;

@@ -51,37 +51,41 @@ pub enum Basic {
 impl Basic {
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
-            Basic::At => w.raw(b"AT"),
-            Basic::EchoOff => w.raw(b"ATE0"),
-            Basic::EchoOn => w.raw(b"ATE1"),
-            Basic::Restart => w.raw(b"AT+RST"),
-            Basic::Version => w.raw(b"AT+GMR"),
-            Basic::Restore => w.raw(b"AT+RESTORE"),
+            Basic::At => w.text(rom!(b"AT")),
+            Basic::EchoOff => w.text(rom!(b"ATE0")),
+            Basic::EchoOn => w.text(rom!(b"ATE1")),
+            Basic::Restart => w.text(rom!(b"AT+RST")),
+            Basic::Version => w.text(rom!(b"AT+GMR")),
+            Basic::Restore => w.text(rom!(b"AT+RESTORE")),
             Basic::UartCur { baud, flow } => {
-                w.raw(b"AT+UART_CUR=")?;
+                w.text(rom!(b"AT+UART_CUR="))?;
                 w.num(baud)?;
-                w.raw(b",8,1,0,")?;
+                w.text(rom!(b",8,1,0,"))?;
                 w.num(flow as u32)
             }
             Basic::Sleep(mode) => {
-                w.raw(b"AT+SLEEP=")?;
+                w.text(rom!(b"AT+SLEEP="))?;
                 w.num(u32::from(mode))
             }
             Basic::SysStore(on) => {
                 if !caps.sysstore {
                     return Err(CmdError::Unsupported);
                 }
-                w.raw(if on {
-                    b"AT+SYSSTORE=1"
+                w.text(if on {
+                    rom!(b"AT+SYSSTORE=1")
                 } else {
-                    b"AT+SYSSTORE=0"
+                    rom!(b"AT+SYSSTORE=0")
                 })
             }
             Basic::SysLog(on) => {
                 if !caps.sysstore {
                     return Err(CmdError::Unsupported);
                 }
-                w.raw(if on { b"AT+SYSLOG=1" } else { b"AT+SYSLOG=0" })
+                w.text(if on {
+                    rom!(b"AT+SYSLOG=1")
+                } else {
+                    rom!(b"AT+SYSLOG=0")
+                })
             }
         }
     }

@@ -8,6 +8,7 @@ pub mod wifi;
 
 use crate::dialect::Capabilities;
 use crate::escape::{StrError, escaped_len, needs_escape};
+use crate::rom::Rom;
 
 pub use basic::Basic;
 pub use tcpip::TcpIp;
@@ -146,7 +147,7 @@ pub fn encode_to(
         Command::Wifi(c) => c.encode(&mut w, caps)?,
         Command::TcpIp(c) => c.encode(&mut w, caps)?,
     }
-    w.raw(b"\r\n")?;
+    w.raw(&[b'\r', b'\n'])?;
     if w.len > MAX_COMMAND_LEN {
         return Err(CmdError::TooLong);
     }
@@ -174,18 +175,18 @@ impl Writer<'_> {
         if self.len + escaped_len(s) + 2 > MAX_COMMAND_LEN {
             return Err(CmdError::TooLong);
         }
-        self.raw(b"\"")?;
+        self.byte(b'"')?;
         let bytes = s.as_bytes();
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             if needs_escape(b) {
                 self.raw(bytes.get(start..i).unwrap_or(&[]))?;
-                self.raw(b"\\")?;
+                self.byte(b'\\')?;
                 start = i;
             }
         }
         self.raw(bytes.get(start..).unwrap_or(&[]))?;
-        self.raw(b"\"")
+        self.byte(b'"')
     }
 
     pub(crate) fn num(&mut self, v: u32) -> Result<(), CmdError> {
@@ -195,13 +196,28 @@ impl Writer<'_> {
     }
 
     /// `AT+<name>` plus `_CUR` on NonOS for commands that have the suffix.
-    pub(crate) fn name_cur(&mut self, name: &[u8], caps: &Capabilities) -> Result<(), CmdError> {
-        self.raw(b"AT+")?;
-        self.raw(name)?;
+    pub(crate) fn name_cur(&mut self, name: Rom, caps: &Capabilities) -> Result<(), CmdError> {
+        self.text(rom!(b"AT+"))?;
+        self.text(name)?;
         if caps.cur_suffix {
-            self.raw(b"_CUR")?;
+            self.text(rom!(b"_CUR"))?;
         }
         Ok(())
+    }
+
+    /// Constant text (from program memory on AVR).
+    pub(crate) fn text(&mut self, s: Rom) -> Result<(), CmdError> {
+        if self.len + s.len() > MAX_COMMAND_LEN {
+            return Err(CmdError::TooLong);
+        }
+        s.chunks(|c| self.sink.put(c))?;
+        self.len += s.len();
+        Ok(())
+    }
+
+    /// One byte.
+    pub(crate) fn byte(&mut self, b: u8) -> Result<(), CmdError> {
+        self.raw(&[b])
     }
 }
 

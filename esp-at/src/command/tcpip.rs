@@ -97,7 +97,7 @@ pub enum TcpIp<'a> {
 fn link_prefix(w: &mut Writer<'_>, link: Option<u8>) -> Result<(), CmdError> {
     if let Some(l) = link {
         w.num(u32::from(l))?;
-        w.raw(b",")?;
+        w.byte(b',')?;
     }
     Ok(())
 }
@@ -105,7 +105,11 @@ fn link_prefix(w: &mut Writer<'_>, link: Option<u8>) -> Result<(), CmdError> {
 impl TcpIp<'_> {
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
-            TcpIp::Mux(on) => w.raw(if on { b"AT+CIPMUX=1" } else { b"AT+CIPMUX=0" }),
+            TcpIp::Mux(on) => w.text(if on {
+                rom!(b"AT+CIPMUX=1")
+            } else {
+                rom!(b"AT+CIPMUX=0")
+            }),
             TcpIp::Start {
                 link,
                 transport,
@@ -120,95 +124,95 @@ impl TcpIp<'_> {
                 if transport == Transport::Ssl && !(caps.ssl_config || caps.ssl_size) {
                     return Err(CmdError::Unsupported);
                 }
-                w.raw(b"AT+CIPSTART=")?;
+                w.text(rom!(b"AT+CIPSTART="))?;
                 link_prefix(w, link)?;
-                w.raw(match transport {
-                    Transport::Tcp => b"\"TCP\",",
-                    Transport::Udp => b"\"UDP\",",
-                    Transport::Ssl => b"\"SSL\",",
+                w.text(match transport {
+                    Transport::Tcp => rom!(b"\"TCP\","),
+                    Transport::Udp => rom!(b"\"UDP\","),
+                    Transport::Ssl => rom!(b"\"SSL\","),
                 })?;
                 w.quoted(host)?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.num(u32::from(port))?;
                 if let Some(e) = extra {
-                    w.raw(b",")?;
+                    w.byte(b',')?;
                     w.num(u32::from(e))?;
                 }
                 Ok(())
             }
             TcpIp::Send { link, len } => {
-                w.raw(b"AT+CIPSEND=")?;
+                w.text(rom!(b"AT+CIPSEND="))?;
                 link_prefix(w, link)?;
                 w.num(u32::from(len))
             }
             TcpIp::Close(link) => {
-                w.raw(b"AT+CIPCLOSE")?;
+                w.text(rom!(b"AT+CIPCLOSE"))?;
                 if let Some(l) = link {
-                    w.raw(b"=")?;
+                    w.byte(b'=')?;
                     w.num(u32::from(l))?;
                 }
                 Ok(())
             }
             TcpIp::RecvMode { passive } => {
                 if caps.recv_type {
-                    w.raw(if passive {
-                        b"AT+CIPRECVTYPE=5,1"
+                    w.text(if passive {
+                        rom!(b"AT+CIPRECVTYPE=5,1")
                     } else {
-                        b"AT+CIPRECVTYPE=5,0"
+                        rom!(b"AT+CIPRECVTYPE=5,0")
                     })
                 } else {
-                    w.raw(if passive {
-                        b"AT+CIPRECVMODE=1"
+                    w.text(if passive {
+                        rom!(b"AT+CIPRECVMODE=1")
                     } else {
-                        b"AT+CIPRECVMODE=0"
+                        rom!(b"AT+CIPRECVMODE=0")
                     })
                 }
             }
-            TcpIp::RecvLen => w.raw(b"AT+CIPRECVLEN?"),
+            TcpIp::RecvLen => w.text(rom!(b"AT+CIPRECVLEN?")),
             TcpIp::RecvData { link, len } => {
-                w.raw(b"AT+CIPRECVDATA=")?;
+                w.text(rom!(b"AT+CIPRECVDATA="))?;
                 w.num(u32::from(link))?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.num(u32::from(len))
             }
             TcpIp::Domain(host) => {
                 check_text(host, HOST_MAX)?;
-                w.raw(b"AT+CIPDOMAIN=")?;
+                w.text(rom!(b"AT+CIPDOMAIN="))?;
                 w.quoted(host)
             }
             TcpIp::Server { port } => match port {
                 Some(p) => {
-                    w.raw(b"AT+CIPSERVER=1,")?;
+                    w.text(rom!(b"AT+CIPSERVER=1,"))?;
                     w.num(u32::from(p))
                 }
-                None => w.raw(b"AT+CIPSERVER=0"),
+                None => w.text(rom!(b"AT+CIPSERVER=0")),
             },
             TcpIp::ServerTimeout(s) => {
-                w.raw(b"AT+CIPSTO=")?;
+                w.text(rom!(b"AT+CIPSTO="))?;
                 w.num(u32::from(s))
             }
-            TcpIp::LocalAddress => w.raw(b"AT+CIFSR"),
+            TcpIp::LocalAddress => w.text(rom!(b"AT+CIFSR")),
             TcpIp::LinkState => {
                 if caps.cwstate {
-                    w.raw(b"AT+CIPSTATE?")
+                    w.text(rom!(b"AT+CIPSTATE?"))
                 } else {
-                    w.raw(b"AT+CIPSTATUS")
+                    w.text(rom!(b"AT+CIPSTATUS"))
                 }
             }
             TcpIp::SslSize(size) => {
                 if !caps.ssl_size {
                     return Err(CmdError::Unsupported);
                 }
-                w.raw(b"AT+CIPSSLSIZE=")?;
+                w.text(rom!(b"AT+CIPSSLSIZE="))?;
                 w.num(u32::from(size.clamp(2048, 4096)))
             }
             TcpIp::SslConfig { link, auth_mode } => {
                 if !caps.ssl_config {
                     return Err(CmdError::Unsupported);
                 }
-                w.raw(b"AT+CIPSSLCCONF=")?;
+                w.text(rom!(b"AT+CIPSSLCCONF="))?;
                 w.num(u32::from(link))?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.num(u32::from(auth_mode.min(3)))
             }
             TcpIp::SslSni { link, name } => {
@@ -216,9 +220,9 @@ impl TcpIp<'_> {
                     return Err(CmdError::Unsupported);
                 }
                 check_text(name, HOST_MAX)?;
-                w.raw(b"AT+CIPSSLCSNI=")?;
+                w.text(rom!(b"AT+CIPSSLCSNI="))?;
                 w.num(u32::from(link))?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.quoted(name)
             }
         }

@@ -101,22 +101,22 @@ pub enum Wifi<'a> {
 }
 
 fn ip(w: &mut Writer<'_>, a: Ipv4) -> Result<(), CmdError> {
-    w.raw(b"\"")?;
+    w.byte(b'"')?;
     for (i, o) in a.iter().enumerate() {
         if i > 0 {
-            w.raw(b".")?;
+            w.byte(b'.')?;
         }
         w.num(u32::from(*o))?;
     }
-    w.raw(b"\"")
+    w.byte(b'"')
 }
 
 impl Wifi<'_> {
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
             Wifi::SetMode(m) => {
-                w.name_cur(b"CWMODE", caps)?;
-                w.raw(b"=")?;
+                w.name_cur(rom!(b"CWMODE"), caps)?;
+                w.byte(b'=')?;
                 w.num(m as u32)
             }
             Wifi::Join {
@@ -126,24 +126,24 @@ impl Wifi<'_> {
             } => {
                 check_ssid(ssid)?;
                 check_password(password)?;
-                w.name_cur(b"CWJAP", caps)?;
-                w.raw(b"=")?;
+                w.name_cur(rom!(b"CWJAP"), caps)?;
+                w.byte(b'=')?;
                 w.quoted(ssid)?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.quoted(password)?;
                 if let Some(b) = bssid {
                     check_text(b, 17)?;
-                    w.raw(b",")?;
+                    w.byte(b',')?;
                     w.quoted(b)?;
                 }
                 Ok(())
             }
             Wifi::QueryJoin => {
-                w.name_cur(b"CWJAP", caps)?;
-                w.raw(b"?")
+                w.name_cur(rom!(b"CWJAP"), caps)?;
+                w.byte(b'?')
             }
-            Wifi::Quit => w.raw(b"AT+CWQAP"),
-            Wifi::ListAps => w.raw(b"AT+CWLAP"),
+            Wifi::Quit => w.text(rom!(b"AT+CWQAP")),
+            Wifi::ListAps => w.text(rom!(b"AT+CWLAP")),
             Wifi::SoftAp {
                 ssid,
                 password,
@@ -157,28 +157,28 @@ impl Wifi<'_> {
                 } else {
                     encryption
                 };
-                w.name_cur(b"CWSAP", caps)?;
-                w.raw(b"=")?;
+                w.name_cur(rom!(b"CWSAP"), caps)?;
+                w.byte(b'=')?;
                 w.quoted(ssid)?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.quoted(password)?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.num(u32::from(channel.clamp(1, 13)))?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 w.num(ecn as u32)
             }
             Wifi::Dhcp { station, enable } => {
-                w.name_cur(b"CWDHCP", caps)?;
-                w.raw(b"=")?;
+                w.name_cur(rom!(b"CWDHCP"), caps)?;
+                w.byte(b'=')?;
                 if caps.cur_suffix {
                     // 1.x: <mode>,<en> with mode 0 = SoftAP, 1 = station
                     w.num(u32::from(station))?;
-                    w.raw(b",")?;
+                    w.byte(b',')?;
                     w.num(u32::from(enable))
                 } else {
                     // 2.x: <operate>,<mode> with mode bit 0 = station, bit 1 = SoftAP
                     w.num(u32::from(enable))?;
-                    w.raw(b",")?;
+                    w.byte(b',')?;
                     w.num(if station { 1 } else { 2 })
                 }
             }
@@ -192,30 +192,30 @@ impl Wifi<'_> {
                 gateway,
                 netmask,
             } => {
-                let name: &[u8] = if matches!(self, Wifi::StationIp { .. }) {
-                    b"CIPSTA"
+                let name = if matches!(self, Wifi::StationIp { .. }) {
+                    rom!(b"CIPSTA")
                 } else {
-                    b"CIPAP"
+                    rom!(b"CIPAP")
                 };
                 w.name_cur(name, caps)?;
-                w.raw(b"=")?;
+                w.byte(b'=')?;
                 ip(w, a)?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 ip(w, gateway)?;
-                w.raw(b",")?;
+                w.byte(b',')?;
                 ip(w, netmask)
             }
             Wifi::QueryState => {
                 if caps.cwstate {
-                    w.raw(b"AT+CWSTATE?")
+                    w.text(rom!(b"AT+CWSTATE?"))
                 } else {
-                    w.raw(b"AT+CIPSTATUS")
+                    w.text(rom!(b"AT+CIPSTATUS"))
                 }
             }
-            Wifi::AutoConnect(on) => w.raw(if on {
-                b"AT+CWAUTOCONN=1"
+            Wifi::AutoConnect(on) => w.text(if on {
+                rom!(b"AT+CWAUTOCONN=1")
             } else {
-                b"AT+CWAUTOCONN=0"
+                rom!(b"AT+CWAUTOCONN=0")
             }),
         }
     }
