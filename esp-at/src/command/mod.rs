@@ -147,7 +147,8 @@ pub fn encode_to(
         Command::Wifi(c) => c.encode(&mut w, caps)?,
         Command::TcpIp(c) => c.encode(&mut w, caps)?,
     }
-    w.raw(&[b'\r', b'\n'])?;
+    w.byte(b'\r')?;
+    w.byte(b'\n')?;
     if w.len > MAX_COMMAND_LEN {
         return Err(CmdError::TooLong);
     }
