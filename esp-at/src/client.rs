@@ -92,7 +92,7 @@ pub(crate) fn parse_ip(line: &[u8]) -> Option<Ipv4> {
 
 pub(crate) fn parse_recvlen(line: &[u8]) -> Pending {
     let mut out = [0u32; crate::core::MAX_LINKS];
-    let Some(rest) = line.strip_prefix(b"+CIPRECVLEN:") else {
+    let Some(rest) = rom!(b"+CIPRECVLEN:").strip_from(line) else {
         return out;
     };
     for (slot, field) in out.iter_mut().zip(rest.split(|&b| b == b',')) {
@@ -211,7 +211,7 @@ macro_rules! operations {
             let version = match self.config.firmware {
                 Some(v) => v,
                 None => {
-                    let mut txn = Txn::new(Final::Ok).capture(b"AT version:");
+                    let mut txn = Txn::new(Final::Ok).capture(rom!(b"AT version:"));
                     let t = self.config.command_timeout_ms;
                     self.run(&Basic::Version.into(), &mut txn, t) $($aw)* ?;
                     Version::parse_gmr_line(&txn.captured).ok_or(Error::Protocol)?
@@ -334,7 +334,7 @@ macro_rules! operations {
         /// The station's IPv4 address (`AT+CIFSR`).
         pub $($async_kw)? fn local_ip(&mut self) -> Result<Ipv4, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(b"+CIFSR:STAIP");
+            let mut txn = Txn::new(Final::Ok).capture(rom!(b"+CIFSR:STAIP"));
             let t = self.config.command_timeout_ms;
             self.run(&TcpIp::LocalAddress.into(), &mut txn, t) $($aw)* ?;
             $crate::client::parse_ip(&txn.captured).ok_or(Error::Protocol)
@@ -343,7 +343,7 @@ macro_rules! operations {
         /// Resolve a host name (`AT+CIPDOMAIN`).
         pub $($async_kw)? fn resolve(&mut self, host: &str) -> Result<Ipv4, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(b"+CIPDOMAIN:");
+            let mut txn = Txn::new(Final::Ok).capture(rom!(b"+CIPDOMAIN:"));
             let t = self.config.connect_timeout_ms;
             match self.run(&TcpIp::Domain(host).into(), &mut txn, t) $($aw)* {
                 Ok(()) => $crate::client::parse_ip(&txn.captured).ok_or(Error::Dns),
@@ -421,7 +421,7 @@ macro_rules! operations {
         /// lost `+IPD` notification.
         pub $($async_kw)? fn sync_pending(&mut self) -> Result<Pending, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(b"+CIPRECVLEN:");
+            let mut txn = Txn::new(Final::Ok).capture(rom!(b"+CIPRECVLEN:"));
             let t = self.config.command_timeout_ms;
             self.run(&TcpIp::RecvLen.into(), &mut txn, t) $($aw)* ?;
             let p = $crate::client::parse_recvlen(&txn.captured);
@@ -468,8 +468,8 @@ macro_rules! operations {
         }
 
         /// Send any command and wait for `OK`; returns the first information line that starts
-        /// with `capture` (empty: none).
-        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: &'static [u8]) -> Result<heapless::Vec<u8, 80>, Error<T::Error>> {
+        /// with `capture` (`rom!(b"+CWJAP:")`; empty: none).
+        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: $crate::rom::Rom) -> Result<heapless::Vec<u8, 80>, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let mut txn = Txn::new(Final::Ok).capture(capture);
             let t = self.config.command_timeout_ms;

@@ -76,7 +76,7 @@ pub(crate) trait LineSink {
 /// The state of one command/response exchange.
 pub(crate) struct Txn<'b> {
     pub(crate) done_on: Final,
-    pub(crate) capture: &'static [u8],
+    pub(crate) capture: crate::rom::Rom,
     pub(crate) captured: heapless::Vec<u8, 80>,
     pub(crate) recv_into: Option<&'b mut [u8]>,
     pub(crate) received: usize,
@@ -94,7 +94,7 @@ impl<'b> Txn<'b> {
     pub(crate) fn new(done_on: Final) -> Self {
         Txn {
             done_on,
-            capture: b"",
+            capture: rom!(b""),
             captured: heapless::Vec::new(),
             recv_into: None,
             received: 0,
@@ -106,7 +106,7 @@ impl<'b> Txn<'b> {
             connect_fail: false,
         }
     }
-    pub(crate) fn capture(mut self, prefix: &'static [u8]) -> Self {
+    pub(crate) fn capture(mut self, prefix: crate::rom::Rom) -> Self {
         self.capture = prefix;
         self
     }
@@ -312,9 +312,9 @@ enum Handled {
 }
 
 fn cwjap_code(line: &[u8]) -> Option<u8> {
-    let rest = line
-        .strip_prefix(b"+CWJAP:")
-        .or_else(|| line.strip_prefix(b"+CWJAP_CUR:"))?;
+    let rest = rom!(b"+CWJAP:")
+        .strip_from(line)
+        .or_else(|| rom!(b"+CWJAP_CUR:").strip_from(line))?;
     match rest {
         [d] if d.is_ascii_digit() => Some(d - b'0'),
         _ => None,
@@ -389,10 +389,10 @@ fn handle(
                 txn.cwjap = Some(c);
             } else if let Some(sink) = txn.lines.as_deref_mut() {
                 sink.line(line);
-            } else if line == b"DNS Fail" {
+            } else if rom!(b"DNS Fail").eq_bytes(line) {
                 txn.dns_fail = true;
             } else if !txn.capture.is_empty()
-                && line.starts_with(txn.capture)
+                && txn.capture.is_prefix_of(line)
                 && txn.captured.is_empty()
             {
                 let take = line.len().min(txn.captured.capacity());

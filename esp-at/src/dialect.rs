@@ -55,7 +55,7 @@ impl Version {
     /// The `AT version:` line of `AT+GMR`, e.g. `AT version:1.7.4.0(May 11 2020 19:13:04)` or
     /// `AT version:2.2.0.0(c6fa6bf - ESP8266 - Jul  2 2021 06:44:05)`.
     pub fn parse_gmr_line(line: &[u8]) -> Option<Version> {
-        let rest = line.strip_prefix(b"AT version:")?;
+        let rest = rom!(b"AT version:").strip_from(line)?;
         let mut parts = [0u8; 3];
         if parse_dotted(rest, &mut parts)? < 2 {
             return None;

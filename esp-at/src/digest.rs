@@ -84,14 +84,16 @@ const MAX_HEADER: usize = 64;
 /// Largest payload length accepted in a header (ESP-AT sends at most 8192 per `+IPD`).
 pub const MAX_PAYLOAD: u32 = 8192;
 
-fn starts_with(buf: &[u8], p: &[u8]) -> bool {
-    buf.get(..p.len()) == Some(p)
+fn starts_with(buf: &[u8], p: Rom) -> bool {
+    p.is_prefix_of(buf)
 }
 
 /// `true` if `buf` is a strict prefix of `p`: more bytes could still make it `p`.
-fn is_prefix_of(buf: &[u8], p: &[u8]) -> bool {
-    buf.len() < p.len() && p.get(..buf.len()) == Some(buf)
+fn is_prefix_of(buf: &[u8], p: Rom) -> bool {
+    buf.len() < p.len() && buf.iter().enumerate().all(|(i, &b)| p.get(i) == Some(b))
 }
+
+use crate::rom::Rom;
 
 /// 1–9 decimal digits (so the value fits an `i32` too).
 pub(crate) fn parse_u32(digits: &[u8]) -> Option<u32> {
@@ -125,13 +127,13 @@ pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
         Some(b'>') => return (Event::Prompt, 1),
         _ => {}
     }
-    if starts_with(buf, b"+IPD,") {
+    if starts_with(buf, rom!(b"+IPD,")) {
         return parse_ipd(buf);
     }
-    if starts_with(buf, b"+CIPRECVDATA") {
+    if starts_with(buf, rom!(b"+CIPRECVDATA")) {
         return parse_recvdata(buf);
     }
-    if is_prefix_of(buf, b"+IPD,") || is_prefix_of(buf, b"+CIPRECVDATA") {
+    if is_prefix_of(buf, rom!(b"+IPD,")) || is_prefix_of(buf, rom!(b"+CIPRECVDATA")) {
         return (Event::None, 0);
     }
     let Some(nl) = find_newline(buf) else {
@@ -176,27 +178,31 @@ pub fn parse_full(buf: &[u8]) -> (Event<'_>, usize) {
 /// A scan result may hold 8-bit bytes (a UTF-8 SSID), never control characters. Checked only
 /// for lines with non-text bytes, off the common path.
 fn is_scan_result(line: &[u8]) -> bool {
-    starts_with(line, b"+CWLAP:(") && line.iter().all(|&b| b >= 0x20 || b == b'\t')
+    starts_with(line, rom!(b"+CWLAP:(")) && line.iter().all(|&b| b >= 0x20 || b == b'\t')
 }
 
 /// The lines that are a whole event, each after its length byte, in the order [`fixed`]
 /// numbers them. One table and one loop instead of a comparison per word: on AVR, where every
 /// comparison is code, this is a kilobyte less.
-const WORDS: &[u8] = b"\x02OK\x05ERROR\x04FAIL\x07SEND OK\x09SEND FAIL\x0dSEND Canceled\x05ready\
-\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x07CONNECT\x06CLOSED\x06UNLINK\x0cCONNECT FAIL";
+const WORDS: Rom = rom!(b"\x02OK\x05ERROR\x04FAIL\x07SEND OK\x09SEND FAIL\x0dSEND Canceled\x05ready\
+\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x07CONNECT\x06CLOSED\x06UNLINK\x0cCONNECT FAIL");
 /// Index in [`WORDS`] of the first word that may follow a link id (`0,CONNECT`).
 const LINK_WORDS: u8 = 10;
 
 /// The index of `line` in [`WORDS`].
 fn word(line: &[u8]) -> Option<u8> {
-    let mut rest = WORDS;
-    let mut i = 0u8;
-    while let Some((&n, tail)) = rest.split_first() {
-        let (w, next) = tail.split_at(usize::from(n).min(tail.len()));
-        if w == line {
+    let (mut at, mut i) = (0, 0u8);
+    while let Some(n) = WORDS.get(at) {
+        let n = usize::from(n);
+        if n == line.len()
+            && line
+                .iter()
+                .enumerate()
+                .all(|(k, &b)| WORDS.get(at + 1 + k) == Some(b))
+        {
             return Some(i);
         }
-        rest = next;
+        at += 1 + n;
         i += 1;
     }
     None
@@ -229,14 +235,14 @@ fn classify(line: &[u8], bad: bool) -> Event<'_> {
     }
     // the remaining classes are told apart by their first byte
     match line.first() {
-        Some(b'b') if starts_with(line, b"busy ") => Event::Busy,
-        Some(b'E') => match line.strip_prefix(b"ERR CODE:0x") {
+        Some(b'b') if starts_with(line, rom!(b"busy ")) => Event::Busy,
+        Some(b'E') => match rom!(b"ERR CODE:0x").strip_from(line) {
             Some(hex) => err_code(line, hex),
             None => Event::Line(line),
         },
-        Some(b'R') => match line
-            .strip_prefix(b"Recv ")
-            .and_then(|r| r.strip_suffix(b" bytes"))
+        Some(b'R') => match rom!(b"Recv ")
+            .strip_from(line)
+            .and_then(|r| rom!(b" bytes").strip_end_from(r))
             .and_then(parse_u32)
         {
             Some(n) => Event::Recv(n),
@@ -244,13 +250,13 @@ fn classify(line: &[u8], bad: bool) -> Event<'_> {
         },
         Some(b'0'..=b'9') => link_urc(line),
         Some(b'+')
-            if starts_with(line, b"+STA_CONNECTED")
-                || starts_with(line, b"+STA_DISCONNECTED")
-                || starts_with(line, b"+DIST_STA_IP") =>
+            if starts_with(line, rom!(b"+STA_CONNECTED"))
+                || starts_with(line, rom!(b"+STA_DISCONNECTED"))
+                || starts_with(line, rom!(b"+DIST_STA_IP")) =>
         {
             Event::Urc(Urc::SoftAp(line))
         }
-        Some(b'A') if starts_with(line, b"AT") && !starts_with(line, b"AT version") => {
+        Some(b'A') if starts_with(line, rom!(b"AT")) && !starts_with(line, rom!(b"AT version")) => {
             Event::Echo(line)
         }
         _ => Event::Line(line),

@@ -126,3 +126,88 @@ pub fn unescape(input: &[u8], out: &mut [u8]) -> Option<usize> {
     }
     Some(n)
 }
+
+/// `bytes` as text if they are valid UTF-8 (what `core::str::from_utf8` accepts: no overlong
+/// forms, no surrogates, nothing above U+10FFFF). Checked without `core`'s 256-byte table, which
+/// an AVR keeps in RAM.
+///
+/// ```
+/// assert_eq!(esp_at::escape::utf8("Café 5G".as_bytes()), Some("Café 5G"));
+/// assert_eq!(esp_at::escape::utf8(b"\xC0\xAF"), None); // overlong '/'
+/// assert_eq!(esp_at::escape::utf8(b"\xED\xA0\x80"), None); // a surrogate
+/// ```
+pub fn utf8(bytes: &[u8]) -> Option<&str> {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x80 {
+            i += 1;
+            continue;
+        }
+        // continuation bytes, the payload bits of the lead byte, the smallest code point
+        let (n, lead, min) = match b {
+            0xC0..=0xDF => (1, b & 0x1F, 0x80),
+            0xE0..=0xEF => (2, b & 0x0F, 0x800),
+            0xF0..=0xF7 => (3, b & 0x07, 0x1_0000),
+            _ => return None,
+        };
+        let mut cp = u32::from(lead);
+        for k in 1..=n {
+            let c = *bytes.get(i + k)?;
+            if c & 0xC0 != 0x80 {
+                return None;
+            }
+            cp = (cp << 6) | u32::from(c & 0x3F);
+        }
+        if cp < min || cp > 0x10_FFFF || (0xD800..=0xDFFF).contains(&cp) {
+            return None;
+        }
+        i += n + 1;
+    }
+    // SAFETY: every byte was checked above to form valid UTF-8, by the rules of
+    // `core::str::from_utf8` (the property test `utf8_agrees_with_core` compares the two)
+    #[allow(unsafe_code)]
+    Some(unsafe { core::str::from_utf8_unchecked(bytes) })
+}
+
+#[cfg(test)]
+mod utf8_tests {
+    use super::utf8;
+    use proptest::prelude::*;
+
+    #[test]
+    fn edge_cases_agree_with_core() {
+        let cases: [&[u8]; 16] = [
+            b"",
+            b"plain",
+            "é€😀".as_bytes(),
+            b"\x7F",
+            b"\x80",
+            b"\xC2",
+            b"\xC1\xBF",
+            b"\xE0\x9F\xBF",
+            b"\xED\x9F\xBF",
+            b"\xED\xA0\x80",
+            b"\xEE\x80\x80",
+            b"\xF0\x8F\xBF\xBF",
+            b"\xF4\x8F\xBF\xBF",
+            b"\xF4\x90\x80\x80",
+            b"\xF8\x88\x80\x80\x80",
+            b"a\xE2\x82",
+        ];
+        for c in cases {
+            assert_eq!(utf8(c), core::str::from_utf8(c).ok(), "{c:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn utf8_agrees_with_core(bytes in proptest::collection::vec(any::<u8>(), 0..12)) {
+            prop_assert_eq!(utf8(&bytes), core::str::from_utf8(&bytes).ok());
+        }
+
+        #[test]
+        fn valid_text_is_accepted(s in "\\PC{0,16}") {
+            prop_assert_eq!(utf8(s.as_bytes()), Some(s.as_str()));
+        }
+    }
+}

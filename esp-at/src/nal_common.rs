@@ -27,7 +27,7 @@ pub(crate) fn host_of(remote: SocketAddr, buf: &mut [u8; 15]) -> Result<&str, Cm
             n += 1;
         }
     }
-    Ok(core::str::from_utf8(buf.get(..n).unwrap_or(&[])).unwrap_or(""))
+    Ok(crate::escape::utf8(buf.get(..n).unwrap_or(&[])).unwrap_or(""))
 }
 
 #[cfg(test)]

@@ -100,6 +100,13 @@ impl Rom {
         }
     }
 
+    /// `other` without these bytes at its end, if it ends with them.
+    pub fn strip_end_from<'a>(&self, other: &'a [u8]) -> Option<&'a [u8]> {
+        let head = other.len().checked_sub(self.bytes.len())?;
+        let (front, end) = other.split_at(head);
+        self.eq_bytes(end).then_some(front)
+    }
+
     /// Copy as many bytes as fit into `out`; returns how many.
     pub fn copy_to(&self, out: &mut [u8]) -> usize {
         let n = self.bytes.len().min(out.len());
@@ -209,6 +216,11 @@ mod tests {
         assert!(!R.is_prefix_of(b"+CWJA"));
         assert_eq!(R.strip_from(b"+CWJAP:3"), Some(&b"3"[..]));
         assert_eq!(R.strip_from(b"+CWLAP:3"), None);
+        assert_eq!(
+            crate::rom!(b" bytes").strip_end_from(b"Recv 5 bytes"),
+            Some(&b"Recv 5"[..])
+        );
+        assert_eq!(crate::rom!(b" bytes").strip_end_from(b"bytes"), None);
         let mut small = [0u8; 3];
         assert_eq!(R.copy_to(&mut small), 3);
         assert_eq!(&small, b"+CW");

@@ -74,7 +74,7 @@ fn mac(s: &[u8]) -> Option<[u8; 6]> {
 
 /// Parse one `+CWLAP:(...)` line; `None` for anything else or a malformed one.
 pub fn parse_cwlap(line: &[u8]) -> Option<AccessPoint> {
-    let body = line.strip_prefix(b"+CWLAP:(")?.strip_suffix(b")")?;
+    let body = rom!(b"+CWLAP:(").strip_from(line)?.strip_suffix(b")")?;
     let comma = body.iter().position(|&b| b == b',')?;
     let encryption = u8::try_from(number(body.get(..comma)?)?).ok()?;
     let rest = body.get(comma + 1..)?.strip_prefix(b"\"")?;

@@ -119,7 +119,7 @@ fn scanning_needs_the_station_interface() {
     // SoftAP only: the firmware refuses; station + SoftAP (what start_soft_ap sets) scans
     esp.command(
         esp_at::command::wifi::Wifi::SetMode(esp_at::WifiMode::SoftAp).into(),
-        b"",
+        esp_at::rom!(b""),
     )
     .unwrap();
     assert!(matches!(esp.scan(&mut []), Err(Error::Failed)));

@@ -1,6 +1,7 @@
 //! The node's configuration: what the user provisions (never compiled in), its persistent
 //! form, and the setup-mode line protocol that edits it.
 
+use esp_at::rom::Rom;
 use heapless::String;
 use hx711::Calibration;
 use hx711::calibration::crc16;
@@ -129,7 +130,7 @@ impl R<'_> {
     fn string<const N: usize>(&mut self) -> Result<String<N>, LoadError> {
         let n = usize::from(self.u8()?);
         let bytes = self.take(n)?;
-        let s = core::str::from_utf8(bytes).map_err(|_| LoadError::Invalid)?;
+        let s = esp_at::escape::utf8(bytes).ok_or(LoadError::Invalid)?;
         String::try_from(s).map_err(|_| LoadError::Invalid)
     }
 }
@@ -244,13 +245,12 @@ impl NodeConfig {
     /// .unwrap();
     /// assert_eq!(cfg.port, 5001);
     /// assert!(!cfg.calibrated, "no offset: tared at boot");
-    /// assert_eq!(
-    ///     NodeConfig::from_settings(&[("ssid", Some("Lab")), ("port", Some("0"))]),
-    ///     Err("port: 1-65535")
-    /// );
+    /// // the messages are `esp_at::rom::Rom`: in program memory on AVR
+    /// let err = NodeConfig::from_settings(&[("ssid", Some("Lab")), ("port", Some("0"))]);
+    /// assert_eq!(err.unwrap_err(), "port: 1-65535");
     /// ```
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    pub fn from_settings(settings: &[(&str, Option<&str>)]) -> Result<NodeConfig, &'static str> {
+    pub fn from_settings(settings: &[(&str, Option<&str>)]) -> Result<NodeConfig, Rom> {
         let mut c = NodeConfig::default();
         for &(key, value) in settings {
             if let Some(v) = value {
@@ -263,43 +263,43 @@ impl NodeConfig {
 
     /// Whether the configuration is complete and consistent.
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    pub fn validate(&self) -> Result<(), &'static str> {
-        esp_at::escape::check_ssid(&self.ssid).map_err(|_| "ssid: 1-32 printable bytes")?;
+    pub fn validate(&self) -> Result<(), Rom> {
+        esp_at::escape::check_ssid(&self.ssid).map_err(|_| rom!(b"ssid: 1-32 printable bytes"))?;
         esp_at::escape::check_password(&self.password)
-            .map_err(|_| "password: empty or 8-64 printable bytes")?;
+            .map_err(|_| rom!(b"password: empty or 8-64 printable bytes"))?;
         check_host(&self.host)?;
         check_sensor(&self.sensor_id)?;
         if self.port == 0 {
-            return Err("port: 1-65535");
+            return Err(rom!(b"port: 1-65535"));
         }
         if !(1..=32).contains(&self.samples) {
-            return Err("samples: 1-32");
+            return Err(rom!(b"samples: 1-32"));
         }
         if self.interval_ms < 10 {
-            return Err("interval_ms: at least 10");
+            return Err(rom!(b"interval_ms: at least 10"));
         }
         if self.full_cg != 0 && self.full_cg <= self.container_cg {
-            return Err("full must be heavier than container");
+            return Err(rom!(b"full must be heavier than container"));
         }
         Ok(())
     }
 }
 
 #[inline(never)] // one copy: keeps small targets (AVR) small
-fn check_host(h: &str) -> Result<(), &'static str> {
+fn check_host(h: &str) -> Result<(), Rom> {
     if h.is_empty()
         || h.len() > 64
         || !h
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
     {
-        return Err("host: 1-64 of a-z 0-9 . -");
+        return Err(rom!(b"host: 1-64 of a-z 0-9 . -"));
     }
     Ok(())
 }
 
 #[inline(never)] // one copy: keeps small targets (AVR) small
-fn check_sensor(s: &str) -> Result<(), &'static str> {
+fn check_sensor(s: &str) -> Result<(), Rom> {
     // ',' and ':' would break the gateway's split; control characters the line
     if s.is_empty()
         || s.len() > 32
@@ -307,7 +307,7 @@ fn check_sensor(s: &str) -> Result<(), &'static str> {
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b',' && b != b':')
     {
-        return Err("sensor: 1-32 printable bytes without , or :");
+        return Err(rom!(b"sensor: 1-32 printable bytes without , or :"));
     }
     Ok(())
 }
@@ -318,7 +318,7 @@ pub enum SetupReply {
     /// Accepted into the draft.
     Ok,
     /// Rejected; the draft is unchanged.
-    Err(&'static str),
+    Err(Rom),
     /// `commit`: the draft is complete and valid ([`Setup::draft`] is the new configuration).
     Committed,
     /// `abort`: the draft was discarded.
@@ -380,7 +380,7 @@ impl NodeConfig {
             _ => {}
         }
         let Some(eq) = line.iter().position(|&b| b == b'=') else {
-            return SetupReply::Err("expected key=value");
+            return SetupReply::Err(rom!(b"expected key=value"));
         };
         let (key, value) = (
             line.get(..eq).unwrap_or(&[]),
@@ -395,17 +395,17 @@ impl NodeConfig {
     /// Set one field from its setup-mode key and text value, checked as [`edit`](Self::edit)
     /// checks it (the value is taken as it is, spaces included). `Err` says why.
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), &'static str> {
-        let Ok(text) = core::str::from_utf8(value) else {
-            return Err("value is not UTF-8");
+    pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), Rom> {
+        let Some(text) = esp_at::escape::utf8(value) else {
+            return Err(rom!(b"value is not UTF-8"));
         };
         let d = self;
-        let r: Result<(), &'static str> = match key {
+        let r: Result<(), Rom> = match key {
             b"ssid" => esp_at::escape::check_ssid(text)
-                .map_err(|_| "ssid: 1-32 printable bytes")
+                .map_err(|_| rom!(b"ssid: 1-32 printable bytes"))
                 .and_then(|()| set_str(&mut d.ssid, text)),
             b"password" => esp_at::escape::check_password(text)
-                .map_err(|_| "password: empty or 8-64 printable bytes")
+                .map_err(|_| rom!(b"password: empty or 8-64 printable bytes"))
                 .and_then(|()| set_str(&mut d.password, text)),
             b"host" => check_host(text).and_then(|()| set_str(&mut d.host, text)),
             b"port" => match parse_u32(value)
@@ -416,7 +416,7 @@ impl NodeConfig {
                     d.port = p;
                     Ok(())
                 }
-                None => Err("port: 1-65535"),
+                None => Err(rom!(b"port: 1-65535")),
             },
             b"sensor" => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
             b"interval_ms" => match parse_u32(value).filter(|&v| v >= 10) {
@@ -424,14 +424,14 @@ impl NodeConfig {
                     d.interval_ms = v;
                     Ok(())
                 }
-                None => Err("interval_ms: at least 10"),
+                None => Err(rom!(b"interval_ms: at least 10")),
             },
             b"samples" => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
                 Some(v) => {
                     d.samples = v as u8;
                     Ok(())
                 }
-                None => Err("samples: 1-32"),
+                None => Err(rom!(b"samples: 1-32")),
             },
             b"cal_offset" => match parse_i32(value) {
                 Some(v) => {
@@ -439,7 +439,7 @@ impl NodeConfig {
                     d.calibrated = true;
                     Ok(())
                 }
-                None => Err("cal_offset: an integer"),
+                None => Err(rom!(b"cal_offset: an integer")),
             },
             // counts per gram, up to two decimals (the Arduino libraries' set_scale factor)
             b"cal_counts_per_gram" => match parse_centi(value).filter(|&v| v != 0) {
@@ -452,28 +452,28 @@ impl NodeConfig {
                             d.calibration = c;
                             Ok(())
                         }
-                        Err(_) => Err("cal_counts_per_gram: out of range"),
+                        Err(_) => Err(rom!(b"cal_counts_per_gram: out of range")),
                     }
                 }
-                None => Err("cal_counts_per_gram: a non-zero number"),
+                None => Err(rom!(b"cal_counts_per_gram: a non-zero number")),
             },
             b"container_g" => parse_centi(value)
                 .map(|v| d.container_cg = v)
-                .ok_or("container_g: grams"),
+                .ok_or(rom!(b"container_g: grams")),
             b"full_g" => parse_centi(value)
                 .map(|v| d.full_cg = v)
-                .ok_or("full_g: grams"),
+                .ok_or(rom!(b"full_g: grams")),
             b"full_ml" => match parse_u32(value) {
                 Some(v) => {
                     d.full_ml = v;
                     Ok(())
                 }
-                None => Err("full_ml: millilitres"),
+                None => Err(rom!(b"full_ml: millilitres")),
             },
             b"low_percent" => parse_centi(value)
                 .filter(|v| (0..=10_000).contains(v))
                 .map(|v| d.low_centipct = v)
-                .ok_or("low_percent: 0-100"),
+                .ok_or(rom!(b"low_percent: 0-100")),
             b"format" => match value {
                 b"classic" => {
                     d.format = Format::Classic;
@@ -483,16 +483,16 @@ impl NodeConfig {
                     d.format = Format::Extended;
                     Ok(())
                 }
-                _ => Err("format: classic or extended"),
+                _ => Err(rom!(b"format: classic or extended")),
             },
-            _ => Err("unknown key"),
+            _ => Err(rom!(b"unknown key")),
         };
         r
     }
 }
 
-fn set_str<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), &'static str> {
-    let s = String::try_from(v).map_err(|_| "value too long")?;
+fn set_str<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), Rom> {
+    let s = String::try_from(v).map_err(|_| rom!(b"value too long"))?;
     *dst = s;
     Ok(())
 }

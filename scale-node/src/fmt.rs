@@ -1,6 +1,8 @@
 //! Integer formatting into byte buffers: no `core::fmt`, no floating point (an 8-bit AVR keeps
 //! every constant in RAM and pays dearly for both).
 
+use esp_at::rom::Rom;
+
 /// A fixed-capacity byte buffer that refuses to overflow.
 #[derive(Debug, Clone)]
 pub struct LineBuf<const N: usize> {
@@ -31,6 +33,19 @@ impl<const N: usize> LineBuf<N> {
         match self.buf.get_mut(self.len..end) {
             Some(dst) => {
                 dst.copy_from_slice(bytes);
+                self.len = end;
+            }
+            None => self.overflow = true,
+        }
+        self
+    }
+
+    /// Append constant text (kept in program memory on AVR).
+    pub fn push_rom(&mut self, text: Rom) -> &mut Self {
+        let end = self.len + text.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                text.copy_to(dst);
                 self.len = end;
             }
             None => self.overflow = true,

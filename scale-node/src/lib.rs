@@ -4,6 +4,10 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+// constant text in program memory on AVR (see `esp_at::rom`)
+#[macro_use]
+extern crate esp_at;
+
 pub mod config;
 pub mod fmt;
 pub mod hal;

@@ -433,25 +433,27 @@ where
             Ok(n) => n,
             Err(e) => {
                 self.last_error = Some(e);
-                return SetupReply::Err("scan: the modem did not answer");
+                return SetupReply::Err(rom!(b"scan: the modem did not answer"));
             }
         };
         for ap in aps.iter().take(heard) {
             let mut line: LineBuf<64> = LineBuf::new();
-            line.push(b"AP ")
+            line.push_rom(rom!(b"AP "))
                 .push_i32(i32::from(ap.rssi))
                 .push(b" ")
                 .push_u32(u32::from(ap.channel))
-                .push(if ap.is_open() {
-                    b" open "
+                .push_rom(if ap.is_open() {
+                    rom!(b" open ")
                 } else {
-                    b" secured "
+                    rom!(b" secured ")
                 })
                 .push(&ap.ssid)
-                .push(b"\r\n");
+                .push_rom(rom!(b"\r\n"));
             let _ = self.uplink.setup_send(line.as_bytes());
         }
-        out.push(b" ").push_u32(heard as u32).push(b" networks");
+        out.push(b" ")
+            .push_u32(heard as u32)
+            .push_rom(rom!(b" networks"));
         SetupReply::Ok
     }
 
@@ -461,23 +463,23 @@ where
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<80>) -> SetupReply {
         if m == Measure::Calibrate(None) {
-            return SetupReply::Err("calibrate: a mass in grams, above 0");
+            return SetupReply::Err(rom!(b"calibrate: a mass in grams, above 0"));
         }
         let Some(raw) = self.settled_raw() else {
-            return SetupReply::Err("sensor: no settled reading");
+            return SetupReply::Err(rom!(b"sensor: no settled reading"));
         };
         let draft = self.config.get_or_insert_with(NodeConfig::default);
         match m {
             Measure::Tare => {
                 draft.calibration.set_offset(raw);
-                out.push(b" offset=").push_i32(raw);
+                out.push_rom(rom!(b" offset=")).push_i32(raw);
             }
             Measure::Calibrate(Some(cg)) => {
                 let offset = draft.calibration.offset;
                 let Ok(cal) = hx711::Calibration::from_known_mass(offset, raw, cg) else {
-                    return SetupReply::Err(
-                        "calibrate: no change since the tare (is the mass on the scale?)",
-                    );
+                    return SetupReply::Err(rom!(
+                        b"calibrate: no change since the tare (is the mass on the scale?)"
+                    ));
                 };
                 draft.calibration = cal;
                 draft.calibrated = true;
@@ -486,13 +488,13 @@ where
                     (i64::from(raw) - i64::from(offset)) * 10_000,
                     i64::from(cg),
                 );
-                out.push(b" cal_counts_per_gram=")
+                out.push_rom(rom!(b" cal_counts_per_gram="))
                     .push_centi(cpg.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
             }
             Measure::Weigh | Measure::Calibrate(None) => {
                 out.push(b" ")
                     .push_centi(draft.calibration.to_units(raw))
-                    .push(b" g raw=")
+                    .push_rom(rom!(b" g raw="))
                     .push_i32(raw);
             }
         }
@@ -536,7 +538,7 @@ where
             // what follows "OK" (measurements)
             let mut detail: LineBuf<80> = LineBuf::new();
             let reply = if self.setup_line.overflowed() {
-                SetupReply::Err("line too long")
+                SetupReply::Err(rom!(b"line too long"))
             } else {
                 let line = crate::config::trim(self.setup_line.as_bytes());
                 if line == b"scan" {
@@ -569,12 +571,20 @@ where
             };
             let mut out: LineBuf<80> = LineBuf::new();
             match &reply {
-                SetupReply::Ok => out.push(b"OK").push(detail.as_bytes()).push(b"\r\n"),
-                SetupReply::Aborted => out.push(b"OK aborted\r\n"),
-                SetupReply::Committed if stored => out.push(b"OK committed\r\n"),
+                SetupReply::Ok => out
+                    .push_rom(rom!(b"OK"))
+                    .push(detail.as_bytes())
+                    .push_rom(rom!(b"\r\n")),
+                SetupReply::Aborted => out.push_rom(rom!(b"OK aborted\r\n")),
+                SetupReply::Committed if stored => out.push_rom(rom!(b"OK committed\r\n")),
                 // it runs, but a reset loses it: say so
-                SetupReply::Committed => out.push(b"OK committed, not stored (storage failed)\r\n"),
-                SetupReply::Err(e) => out.push(b"ERR ").push(e.as_bytes()).push(b"\r\n"),
+                SetupReply::Committed => {
+                    out.push_rom(rom!(b"OK committed, not stored (storage failed)\r\n"))
+                }
+                SetupReply::Err(e) => out
+                    .push_rom(rom!(b"ERR "))
+                    .push_rom(*e)
+                    .push_rom(rom!(b"\r\n")),
             };
             let _ = self.uplink.setup_send(out.as_bytes());
             if reply == SetupReply::Committed {

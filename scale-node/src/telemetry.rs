@@ -9,6 +9,7 @@
 //! many readings were dropped while the link was down.
 
 use crate::fmt::LineBuf;
+use esp_at::rom::Rom;
 
 /// What a reading measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +29,13 @@ pub enum Kind {
 
 impl Kind {
     /// The `<Type>` token.
-    pub const fn token(self) -> &'static [u8] {
+    pub const fn token(self) -> Rom {
         match self {
-            Kind::Weight => b"Weight",
-            Kind::Amount => b"Amount",
-            Kind::Volume => b"Volume",
-            Kind::LowStock => b"LowStock",
-            Kind::SensorFault => b"SensorFault",
+            Kind::Weight => rom!(b"Weight"),
+            Kind::Amount => rom!(b"Amount"),
+            Kind::Volume => rom!(b"Volume"),
+            Kind::LowStock => rom!(b"LowStock"),
+            Kind::SensorFault => rom!(b"SensorFault"),
         }
     }
 }
@@ -89,7 +90,7 @@ pub fn format_line(
     out: &mut LineBuf<MAX_LINE>,
 ) {
     out.clear();
-    out.push(r.kind.token())
+    out.push_rom(r.kind.token())
         .push(b":")
         .push_centi(r.centi)
         .push(b",")

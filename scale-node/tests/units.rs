@@ -100,14 +100,14 @@ fn setup_keeps_old_config_until_commit() {
     assert_eq!(s.line(b"full_g=10"), SetupReply::Ok);
     assert_eq!(
         s.line(b"commit"),
-        SetupReply::Err("full must be heavier than container")
+        SetupReply::Err(esp_at::rom!(b"full must be heavier than container"))
     );
     assert_eq!(s.line(b"abort"), SetupReply::Aborted);
     assert_eq!(s.draft(), &old);
     assert_eq!(s.line(b"format=classic"), SetupReply::Ok);
     assert_eq!(
         s.line(b"low_percent=101"),
-        SetupReply::Err("low_percent: 0-100")
+        SetupReply::Err(esp_at::rom!(b"low_percent: 0-100"))
     );
     assert_eq!(s.line(b"commit"), SetupReply::Committed);
     assert_eq!(s.draft().format, Format::Classic);
@@ -206,15 +206,21 @@ fn build_time_settings_are_checked_like_setup_lines() {
         s.push(extra);
         NodeConfig::from_settings(&s)
     };
-    assert_eq!(with(("samples", Some("33"))), Err("samples: 1-32"));
+    assert_eq!(
+        with(("samples", Some("33"))),
+        Err(esp_at::rom!(b"samples: 1-32"))
+    );
     assert_eq!(
         with(("format", Some("json"))),
-        Err("format: classic or extended")
+        Err(esp_at::rom!(b"format: classic or extended"))
     );
-    assert_eq!(with(("colour", Some("red"))), Err("unknown key"));
+    assert_eq!(
+        with(("colour", Some("red"))),
+        Err(esp_at::rom!(b"unknown key"))
+    );
     assert_eq!(
         with(("password", Some("short"))),
-        Err("password: empty or 8-64 printable bytes")
+        Err(esp_at::rom!(b"password: empty or 8-64 printable bytes"))
     );
     assert!(
         NodeConfig::from_settings(&base[1..]).is_err(),
