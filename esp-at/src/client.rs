@@ -211,7 +211,8 @@ macro_rules! operations {
             let version = match self.config.firmware {
                 Some(v) => v,
                 None => {
-                    let mut txn = Txn::new(Final::Ok).capture(rom!(b"AT version:"));
+                    let mut txn = Txn::new(Final::Ok);
+                    txn.capture = rom!(b"AT version:");
                     let t = self.config.command_timeout_ms;
                     self.run(&Basic::Version.into(), &mut txn, t) $($aw)* ?;
                     Version::parse_gmr_line(&txn.captured).ok_or(Error::Protocol)?
@@ -324,7 +325,8 @@ macro_rules! operations {
         pub $($async_kw)? fn scan(&mut self, out: &mut [$crate::scan::AccessPoint]) -> Result<usize, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let mut sink = $crate::scan::ScanSink { out, kept: 0, heard: 0 };
-            let mut txn = Txn::new(Final::Ok).lines(&mut sink);
+            let mut txn = Txn::new(Final::Ok);
+            txn.lines = Some(&mut sink);
             let t = self.config.join_timeout_ms;
             self.run(&Wifi::ListAps.into(), &mut txn, t) $($aw)* ?;
             drop(txn);
@@ -334,7 +336,8 @@ macro_rules! operations {
         /// The station's IPv4 address (`AT+CIFSR`).
         pub $($async_kw)? fn local_ip(&mut self) -> Result<Ipv4, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(rom!(b"+CIFSR:STAIP"));
+            let mut txn = Txn::new(Final::Ok);
+            txn.capture = rom!(b"+CIFSR:STAIP");
             let t = self.config.command_timeout_ms;
             self.run(&TcpIp::LocalAddress.into(), &mut txn, t) $($aw)* ?;
             $crate::client::parse_ip(&txn.captured).ok_or(Error::Protocol)
@@ -343,7 +346,8 @@ macro_rules! operations {
         /// Resolve a host name (`AT+CIPDOMAIN`).
         pub $($async_kw)? fn resolve(&mut self, host: &str) -> Result<Ipv4, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(rom!(b"+CIPDOMAIN:"));
+            let mut txn = Txn::new(Final::Ok);
+            txn.capture = rom!(b"+CIPDOMAIN:");
             let t = self.config.connect_timeout_ms;
             match self.run(&TcpIp::Domain(host).into(), &mut txn, t) $($aw)* {
                 Ok(()) => $crate::client::parse_ip(&txn.captured).ok_or(Error::Dns),
@@ -357,7 +361,8 @@ macro_rules! operations {
             self.ensure_init() $($aw)* ?;
             let id = self.core.free_link().ok_or(Error::NoFreeLink)?;
             let cmd: Command<'_> = TcpIp::Start { link: Some(id), transport, host, port, extra: None }.into();
-            let mut txn = Txn::new(Final::Ok).link(id);
+            let mut txn = Txn::new(Final::Ok);
+            txn.link = Some(id);
             let t = self.config.connect_timeout_ms;
             match self.run(&cmd, &mut txn, t) $($aw)* {
                 Ok(()) => {}
@@ -382,11 +387,13 @@ macro_rules! operations {
                     return Err(Error::LinkClosed);
                 }
                 let len = chunk.len() as u16;
-                let mut txn = Txn::new(Final::Prompt).link(link.id);
+                let mut txn = Txn::new(Final::Prompt);
+                txn.link = Some(link.id);
                 let t = self.config.send_timeout_ms;
                 self.run(&TcpIp::Send { link: Some(link.id), len }.into(), &mut txn, t) $($aw)* ?;
                 self.write_data(chunk) $($aw)* ?;
-                let mut txn = Txn::new(Final::SendOk).link(link.id);
+                let mut txn = Txn::new(Final::SendOk);
+                txn.link = Some(link.id);
                 self.wait(&mut txn, t) $($aw)* ?;
             }
             Ok(())
@@ -407,7 +414,9 @@ macro_rules! operations {
                 return Ok(0);
             }
             let want = buf.len().min($crate::client::MAX_SEND).min(slot.pending as usize) as u16;
-            let mut txn = Txn::new(Final::Ok).link(link.id).recv(buf);
+            let mut txn = Txn::new(Final::Ok);
+            txn.link = Some(link.id);
+            txn.recv_into = Some(buf);
             let t = self.config.command_timeout_ms;
             self.run(&TcpIp::RecvData { link: link.id, len: want }.into(), &mut txn, t) $($aw)* ?;
             let n = txn.received;
@@ -421,7 +430,8 @@ macro_rules! operations {
         /// lost `+IPD` notification.
         pub $($async_kw)? fn sync_pending(&mut self) -> Result<Pending, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(rom!(b"+CIPRECVLEN:"));
+            let mut txn = Txn::new(Final::Ok);
+            txn.capture = rom!(b"+CIPRECVLEN:");
             let t = self.config.command_timeout_ms;
             self.run(&TcpIp::RecvLen.into(), &mut txn, t) $($aw)* ?;
             let p = $crate::client::parse_recvlen(&txn.captured);
@@ -471,7 +481,8 @@ macro_rules! operations {
         /// with `capture` (`rom!(b"+CWJAP:")`; empty: none).
         pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: $crate::rom::Rom) -> Result<heapless::Vec<u8, 80>, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let mut txn = Txn::new(Final::Ok).capture(capture);
+            let mut txn = Txn::new(Final::Ok);
+            txn.capture = capture;
             let t = self.config.command_timeout_ms;
             self.run(&cmd, &mut txn, t) $($aw)* ?;
             Ok(txn.captured)

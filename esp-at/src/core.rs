@@ -91,6 +91,8 @@ pub(crate) struct Txn<'b> {
 }
 
 impl<'b> Txn<'b> {
+    /// A transaction that ends on `done_on`; the caller sets what else it needs.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub(crate) fn new(done_on: Final) -> Self {
         Txn {
             done_on,
@@ -105,22 +107,6 @@ impl<'b> Txn<'b> {
             dns_fail: false,
             connect_fail: false,
         }
-    }
-    pub(crate) fn capture(mut self, prefix: crate::rom::Rom) -> Self {
-        self.capture = prefix;
-        self
-    }
-    pub(crate) fn link(mut self, link: u8) -> Self {
-        self.link = Some(link);
-        self
-    }
-    pub(crate) fn lines(mut self, sink: &'b mut dyn LineSink) -> Self {
-        self.lines = Some(sink);
-        self
-    }
-    pub(crate) fn recv(mut self, buf: &'b mut [u8]) -> Self {
-        self.recv_into = Some(buf);
-        self
     }
 }
 
