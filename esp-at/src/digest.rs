@@ -191,21 +191,7 @@ const LINK_WORDS: u8 = 10;
 
 /// The index of `line` in [`WORDS`].
 fn word(line: &[u8]) -> Option<u8> {
-    let (mut at, mut i) = (0, 0u8);
-    while let Some(n) = WORDS.get(at) {
-        let n = usize::from(n);
-        if n == line.len()
-            && line
-                .iter()
-                .enumerate()
-                .all(|(k, &b)| WORDS.get(at + 1 + k) == Some(b))
-        {
-            return Some(i);
-        }
-        at += 1 + n;
-        i += 1;
-    }
-    None
+    WORDS.position_in_list(line)
 }
 
 /// The event of [`WORDS`] entry `i`; `link` for the link URCs.

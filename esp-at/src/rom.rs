@@ -107,6 +107,26 @@ impl Rom {
         self.eq_bytes(end).then_some(front)
     }
 
+    /// For a list of entries, each after its length byte (`b"\x02OK\x05ERROR"`): the index of
+    /// the entry equal to `item`. One loop over a table instead of a comparison per word.
+    pub fn position_in_list(&self, item: &[u8]) -> Option<u8> {
+        let (mut at, mut i) = (0, 0u8);
+        while let Some(n) = self.get(at) {
+            let n = usize::from(n);
+            if n == item.len()
+                && item
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &b)| self.get(at + 1 + k) == Some(b))
+            {
+                return Some(i);
+            }
+            at += 1 + n;
+            i = i.wrapping_add(1);
+        }
+        None
+    }
+
     /// Copy as many bytes as fit into `out`; returns how many.
     pub fn copy_to(&self, out: &mut [u8]) -> usize {
         let n = self.bytes.len().min(out.len());
@@ -239,5 +259,13 @@ mod tests {
         assert_eq!(R, "+CWJAP:");
         assert_eq!(std::format!("{R:?}"), "\"+CWJAP:\"");
         assert!(crate::rom!(b"").is_empty());
+        let list = crate::rom!(b"\x02OK\x05ERROR\x00\x02ab");
+        assert_eq!(list.position_in_list(b"OK"), Some(0));
+        assert_eq!(list.position_in_list(b"ERROR"), Some(1));
+        assert_eq!(list.position_in_list(b""), Some(2));
+        assert_eq!(list.position_in_list(b"ab"), Some(3));
+        assert_eq!(list.position_in_list(b"ERR"), None);
+        // a length byte past the end stops the search
+        assert_eq!(crate::rom!(b"\x09OK").position_in_list(b"OK"), None);
     }
 }

@@ -400,15 +400,15 @@ impl NodeConfig {
             return Err(rom!(b"value is not UTF-8"));
         };
         let d = self;
-        let r: Result<(), Rom> = match key {
-            b"ssid" => esp_at::escape::check_ssid(text)
+        let r: Result<(), Rom> = match KEYS.position_in_list(key) {
+            Some(0) /* ssid */ => esp_at::escape::check_ssid(text)
                 .map_err(|_| rom!(b"ssid: 1-32 printable bytes"))
                 .and_then(|()| set_str(&mut d.ssid, text)),
-            b"password" => esp_at::escape::check_password(text)
+            Some(1) /* password */ => esp_at::escape::check_password(text)
                 .map_err(|_| rom!(b"password: empty or 8-64 printable bytes"))
                 .and_then(|()| set_str(&mut d.password, text)),
-            b"host" => check_host(text).and_then(|()| set_str(&mut d.host, text)),
-            b"port" => match parse_u32(value)
+            Some(2) /* host */ => check_host(text).and_then(|()| set_str(&mut d.host, text)),
+            Some(3) /* port */ => match parse_u32(value)
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|&p| p > 0)
             {
@@ -418,22 +418,22 @@ impl NodeConfig {
                 }
                 None => Err(rom!(b"port: 1-65535")),
             },
-            b"sensor" => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
-            b"interval_ms" => match parse_u32(value).filter(|&v| v >= 10) {
+            Some(4) /* sensor */ => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
+            Some(5) /* interval_ms */ => match parse_u32(value).filter(|&v| v >= 10) {
                 Some(v) => {
                     d.interval_ms = v;
                     Ok(())
                 }
                 None => Err(rom!(b"interval_ms: at least 10")),
             },
-            b"samples" => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
+            Some(6) /* samples */ => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
                 Some(v) => {
                     d.samples = v as u8;
                     Ok(())
                 }
                 None => Err(rom!(b"samples: 1-32")),
             },
-            b"cal_offset" => match parse_i32(value) {
+            Some(7) /* cal_offset */ => match parse_i32(value) {
                 Some(v) => {
                     d.calibration.offset = v;
                     d.calibrated = true;
@@ -442,7 +442,7 @@ impl NodeConfig {
                 None => Err(rom!(b"cal_offset: an integer")),
             },
             // counts per gram, up to two decimals (the Arduino libraries' set_scale factor)
-            b"cal_counts_per_gram" => match parse_centi(value).filter(|&v| v != 0) {
+            Some(8) /* cal_counts_per_gram */ => match parse_centi(value).filter(|&v| v != 0) {
                 Some(cpg_x100) => {
                     let off = d.calibration.offset;
                     match Calibration::from_known_mass(off, off.saturating_add(cpg_x100), 10_000) {
@@ -457,24 +457,24 @@ impl NodeConfig {
                 }
                 None => Err(rom!(b"cal_counts_per_gram: a non-zero number")),
             },
-            b"container_g" => parse_centi(value)
+            Some(9) /* container_g */ => parse_centi(value)
                 .map(|v| d.container_cg = v)
                 .ok_or(rom!(b"container_g: grams")),
-            b"full_g" => parse_centi(value)
+            Some(10) /* full_g */ => parse_centi(value)
                 .map(|v| d.full_cg = v)
                 .ok_or(rom!(b"full_g: grams")),
-            b"full_ml" => match parse_u32(value) {
+            Some(11) /* full_ml */ => match parse_u32(value) {
                 Some(v) => {
                     d.full_ml = v;
                     Ok(())
                 }
                 None => Err(rom!(b"full_ml: millilitres")),
             },
-            b"low_percent" => parse_centi(value)
+            Some(12) /* low_percent */ => parse_centi(value)
                 .filter(|v| (0..=10_000).contains(v))
                 .map(|v| d.low_centipct = v)
                 .ok_or(rom!(b"low_percent: 0-100")),
-            b"format" => match value {
+            Some(13) /* format */ => match value {
                 b"classic" => {
                     d.format = Format::Classic;
                     Ok(())
@@ -490,6 +490,10 @@ impl NodeConfig {
         r
     }
 }
+
+/// The setup keys, each after its length byte, in the order [`NodeConfig::set`] numbers them:
+/// one table and one loop instead of a comparison per key (a kilobyte of AVR code).
+const KEYS: Rom = rom!(b"\x04ssid\x08password\x04host\x04port\x06sensor\x0binterval_ms\x07samples\x0acal_offset\x13cal_counts_per_gram\x0bcontainer_g\x06full_g\x07full_ml\x0blow_percent\x06format");
 
 fn set_str<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), Rom> {
     let s = String::try_from(v).map_err(|_| rom!(b"value too long"))?;

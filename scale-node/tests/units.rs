@@ -227,3 +227,54 @@ fn build_time_settings_are_checked_like_setup_lines() {
         "no ssid: setup mode"
     );
 }
+
+#[test]
+fn every_setup_key_sets_its_own_field() {
+    let mut c = NodeConfig::default();
+    for (k, v) in [
+        ("ssid", "Net"),
+        ("password", "password1"),
+        ("host", "gw"),
+        ("port", "6001"),
+        ("sensor", "S.1"),
+        ("interval_ms", "250"),
+        ("samples", "7"),
+        ("cal_offset", "-12"),
+        ("cal_counts_per_gram", "2"),
+        ("container_g", "100"),
+        ("full_g", "600.5"),
+        ("full_ml", "750"),
+        ("low_percent", "12.5"),
+        ("format", "classic"),
+    ] {
+        c.set(k.as_bytes(), v.as_bytes()).unwrap();
+    }
+    assert_eq!(
+        (
+            c.ssid.as_str(),
+            c.password.as_str(),
+            c.host.as_str(),
+            c.port
+        ),
+        ("Net", "password1", "gw", 6001)
+    );
+    assert_eq!(
+        (c.sensor_id.as_str(), c.interval_ms, c.samples),
+        ("S.1", 250, 7)
+    );
+    assert_eq!(c.calibration.offset, -12);
+    assert_eq!(
+        c.calibration.to_units(-12 + 200),
+        10_000,
+        "2 counts per gram"
+    );
+    assert_eq!(
+        (c.container_cg, c.full_cg, c.full_ml),
+        (10_000, 60_050, 750)
+    );
+    assert_eq!((c.low_centipct, c.format), (1_250, Format::Classic));
+    // a key that only starts like one, or is a prefix of one, is not that key
+    assert_eq!(c.set(b"ssid2", b"x").unwrap_err(), "unknown key");
+    assert_eq!(c.set(b"ssi", b"x").unwrap_err(), "unknown key");
+    assert_eq!(c.set(b"", b"x").unwrap_err(), "unknown key");
+}
