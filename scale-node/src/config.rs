@@ -127,11 +127,12 @@ impl R<'_> {
         let b = self.take(4)?;
         Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn string<const N: usize>(&mut self) -> Result<String<N>, LoadError> {
+    fn string_into<const N: usize>(&mut self, dst: &mut String<N>) -> Result<(), LoadError> {
         let n = usize::from(self.u8()?);
         let bytes = self.take(n)?;
         let s = esp_at::escape::utf8(bytes).ok_or(LoadError::Invalid)?;
-        String::try_from(s).map_err(|_| LoadError::Invalid)
+        dst.clear();
+        dst.push_str(s).map_err(|_| LoadError::Invalid)
     }
 }
 
@@ -184,42 +185,26 @@ impl NodeConfig {
         if crc16(body).to_le_bytes() != [crc[0], crc[1]] {
             return Err(LoadError::Crc);
         }
+        // read in place: no second copy of the strings on the stack
         let mut r = R { buf: body, pos: 4 };
-        let ssid = r.string()?;
-        let password = r.string()?;
-        let host = r.string()?;
-        let port = r.u16()?;
-        let sensor_id = r.string()?;
-        let interval_ms = r.i32()? as u32;
-        let samples = r.u8()?;
-        let calibrated = r.u8()? != 0;
-        let format = if r.u8()? != 0 {
-            Format::Extended
-        } else {
-            Format::Classic
-        };
-        let calibration = Calibration::from_bytes(r.take(Calibration::ENCODED_LEN)?)
+        let mut cfg = NodeConfig::default();
+        r.string_into(&mut cfg.ssid)?;
+        r.string_into(&mut cfg.password)?;
+        r.string_into(&mut cfg.host)?;
+        cfg.port = r.u16()?;
+        r.string_into(&mut cfg.sensor_id)?;
+        cfg.interval_ms = r.i32()? as u32;
+        cfg.samples = r.u8()?;
+        cfg.calibrated = r.u8()? != 0;
+        if r.u8()? == 0 {
+            cfg.format = Format::Classic;
+        }
+        cfg.calibration = Calibration::from_bytes(r.take(Calibration::ENCODED_LEN)?)
             .map_err(|_| LoadError::Invalid)?;
-        let container_cg = r.i32()?;
-        let full_cg = r.i32()?;
-        let low_centipct = r.i32()?;
-        let full_ml = r.i32()? as u32;
-        let cfg = NodeConfig {
-            ssid,
-            password,
-            host,
-            port,
-            sensor_id,
-            interval_ms,
-            samples,
-            calibration,
-            calibrated,
-            container_cg,
-            full_cg,
-            low_centipct,
-            full_ml,
-            format,
-        };
+        cfg.container_cg = r.i32()?;
+        cfg.full_cg = r.i32()?;
+        cfg.low_centipct = r.i32()?;
+        cfg.full_ml = r.i32()? as u32;
         cfg.validate().map_err(|_| LoadError::Invalid)?;
         Ok(cfg)
     }
