@@ -17,14 +17,16 @@ use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
 
 /// The async driver.
+// `repr(C)`: the receive buffer (in `core`) last, see `Core`
+#[repr(C)]
 pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
+    /// UART time of one byte at `config.baud` (10 bits), µs.
+    us_per_byte: u32,
+    config: Config,
     io: T,
     delay: D,
     reset: P,
     core: Core<RX>,
-    config: Config,
-    /// UART time of one byte at `config.baud` (10 bits), µs.
-    us_per_byte: u32,
 }
 
 impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {

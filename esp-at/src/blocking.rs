@@ -19,14 +19,16 @@ use crate::error::Error;
 
 /// The driver. `RX` is the receive buffer (default 256 bytes: the longest AT line plus
 /// headroom; 128 fits an Arduino Uno when payload reads are kept small).
+// `repr(C)`: the receive buffer (in `core`) last, see `Core`
+#[repr(C)]
 pub struct EspAt<T, D, P = NoPin, const RX: usize = 256> {
+    /// UART time of one byte at `config.baud` (10 bits), µs.
+    us_per_byte: u32,
+    config: Config,
     io: T,
     delay: D,
     reset: P,
     core: Core<RX>,
-    config: Config,
-    /// UART time of one byte at `config.baud` (10 bits), µs.
-    us_per_byte: u32,
 }
 
 struct UartSink<'a, T: Write> {

@@ -74,20 +74,22 @@ pub(crate) trait LineSink {
 }
 
 /// The state of one command/response exchange.
+// `repr(C)`: the buffer last, see `Core`
+#[repr(C)]
 pub(crate) struct Txn<'b> {
     pub(crate) done_on: Final,
-    pub(crate) capture: crate::rom::Rom,
-    pub(crate) captured: heapless::Vec<u8, 80>,
-    pub(crate) recv_into: Option<&'b mut [u8]>,
+    pub(crate) link: Option<u8>,
+    cwjap: Option<u8>,
+    dns_fail: bool,
+    connect_fail: bool,
     pub(crate) received: usize,
+    code: Option<u32>,
+    pub(crate) capture: crate::rom::Rom,
+    pub(crate) recv_into: Option<&'b mut [u8]>,
     /// Information lines for a command that collects them (`AT+CWLAP`). A trait object, so
     /// that the parsing behind it is linked only into programs that scan.
     pub(crate) lines: Option<&'b mut dyn LineSink>,
-    pub(crate) link: Option<u8>,
-    cwjap: Option<u8>,
-    code: Option<u32>,
-    dns_fail: bool,
-    connect_fail: bool,
+    pub(crate) captured: heapless::Vec<u8, 80>,
 }
 
 impl<'b> Txn<'b> {
@@ -117,18 +119,21 @@ pub(crate) enum Step<E> {
 }
 
 /// Receive buffer plus everything learnt from the modem.
+// In declaration order (`repr(C)`), the buffer last: an AVR reaches the first 64 bytes of a
+// structure with one instruction and pays three more beyond them.
+#[repr(C)]
 pub(crate) struct Core<const RX: usize> {
-    pub(crate) rx: [u8; RX],
     pub(crate) len: usize,
     pub(crate) caps: Capabilities,
-    pub(crate) links: [LinkSlot; MAX_LINKS],
     pub(crate) wifi: WifiState,
-    pub(crate) stats: Stats,
     /// Set by `ready`: the base configuration must be sent again.
     pub(crate) needs_init: bool,
+    generation: u16,
+    pub(crate) stats: Stats,
+    pub(crate) links: [LinkSlot; MAX_LINKS],
     /// Links whose handle was dropped: closed before the next command.
     pub(crate) close_requested: [Option<u16>; MAX_LINKS],
-    generation: u16,
+    pub(crate) rx: [u8; RX],
 }
 
 impl<const RX: usize> Core<RX> {

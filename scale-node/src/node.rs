@@ -150,36 +150,39 @@ pub(crate) fn reached(now: u32, deadline: u32) -> bool {
 }
 
 /// The weight-sensor node. `Q` is the store-and-forward capacity in readings.
+// In declaration order (`repr(C)`), small and often-used fields first: an AVR reaches the
+// first 64 bytes of a structure with one instruction and pays three more beyond them.
+#[repr(C)]
 pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
-    sensor: S,
-    uplink: U,
-    clock: C,
-    led: Blinker<L>,
-    storage: St,
-    settings: Settings,
-    config: Option<NodeConfig>,
-    force_setup: bool,
     state: State,
-    queue: Vec<Reading, Q>,
-    in_flight: usize,
-    sent_at: u32,
-    seq: u32,
-    window: Window<32>,
+    force_setup: bool,
     collecting: bool,
     saturated: bool,
-    next_reading: u32,
     sensor_fault: bool,
     powered_down: bool,
     low_alerted: bool,
+    setup_started: bool,
+    failures: u8,
+    in_flight: usize,
+    sent_at: u32,
+    seq: u32,
+    next_reading: u32,
     backoff: u32,
     next_attempt: u32,
-    failures: u8,
     ack: AckParser,
-    setup_started: bool,
-    setup_line: LineBuf<128>,
-    events: heapless::Deque<NodeEvent, EVENTS>,
+    clock: C,
+    led: Blinker<L>,
+    settings: Settings,
     stats: NodeStats,
     last_error: Option<U::Error>,
+    sensor: S,
+    storage: St,
+    events: heapless::Deque<NodeEvent, EVENTS>,
+    queue: Vec<Reading, Q>,
+    config: Option<NodeConfig>,
+    window: Window<32>,
+    setup_line: LineBuf<128>,
+    uplink: U,
 }
 
 impl<S, U, C, L, St, const Q: usize> Node<S, U, C, L, St, Q>
