@@ -58,13 +58,13 @@ impl Basic {
             Basic::Version => w.text(rom!(b"AT+GMR")),
             Basic::Restore => w.text(rom!(b"AT+RESTORE")),
             Basic::UartCur { baud, flow } => {
-                w.text(rom!(b"AT+UART_CUR="))?;
-                w.num(baud)?;
-                w.text(rom!(b",8,1,0,"))?;
+                w.text(rom!(b"AT+UART_CUR="));
+                w.num(baud);
+                w.text(rom!(b",8,1,0,"));
                 w.num(flow as u32)
             }
             Basic::Sleep(mode) => {
-                w.text(rom!(b"AT+SLEEP="))?;
+                w.text(rom!(b"AT+SLEEP="));
                 w.num(u32::from(mode))
             }
             Basic::SysStore(on) => {
@@ -88,5 +88,6 @@ impl Basic {
                 })
             }
         }
+        Ok(())
     }
 }

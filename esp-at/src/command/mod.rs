@@ -141,84 +141,103 @@ pub fn encode_to(
     caps: &Capabilities,
     sink: &mut dyn Sink,
 ) -> Result<usize, CmdError> {
-    let mut w = Writer { sink, len: 0 };
+    let mut w = Writer {
+        sink,
+        len: 0,
+        err: None,
+    };
     match cmd {
         Command::Basic(c) => c.encode(&mut w, caps)?,
         Command::Wifi(c) => c.encode(&mut w, caps)?,
         Command::TcpIp(c) => c.encode(&mut w, caps)?,
     }
-    w.byte(b'\r')?;
-    w.byte(b'\n')?;
-    if w.len > MAX_COMMAND_LEN {
-        return Err(CmdError::TooLong);
+    w.byte(b'\r');
+    w.byte(b'\n');
+    match w.err {
+        Some(e) => Err(e),
+        None => Ok(w.len),
     }
-    Ok(w.len)
 }
 
-/// Appends command text to a sink.
+/// Appends command text to a sink. The first error sticks: later writes do nothing, and
+/// [`encode_to`] reports it. One check at the end instead of one per piece (a kilobyte of AVR
+/// code).
 pub(crate) struct Writer<'s> {
     sink: &'s mut dyn Sink,
     len: usize,
+    err: Option<CmdError>,
 }
 
 impl Writer<'_> {
-    pub(crate) fn raw(&mut self, s: &[u8]) -> Result<(), CmdError> {
-        if self.len + s.len() > MAX_COMMAND_LEN {
-            return Err(CmdError::TooLong);
+    /// Room for `n` more bytes, else the error sticks.
+    fn room(&mut self, n: usize) -> bool {
+        if self.err.is_none() && self.len + n > MAX_COMMAND_LEN {
+            self.err = Some(CmdError::TooLong);
         }
-        self.sink.put(s)?;
-        self.len += s.len();
-        Ok(())
+        self.err.is_none()
+    }
+
+    fn put(&mut self, s: &[u8]) {
+        if let Err(e) = self.sink.put(s) {
+            self.err = Some(e);
+        }
+    }
+
+    pub(crate) fn raw(&mut self, s: &[u8]) {
+        if self.room(s.len()) {
+            self.put(s);
+            self.len += s.len();
+        }
     }
 
     /// `"..."` with ESP-AT escaping.
-    pub(crate) fn quoted(&mut self, s: &str) -> Result<(), CmdError> {
-        if self.len + escaped_len(s) + 2 > MAX_COMMAND_LEN {
-            return Err(CmdError::TooLong);
+    pub(crate) fn quoted(&mut self, s: &str) {
+        if !self.room(escaped_len(s) + 2) {
+            return;
         }
-        self.byte(b'"')?;
+        self.byte(b'"');
         let bytes = s.as_bytes();
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             if needs_escape(b) {
-                self.raw(bytes.get(start..i).unwrap_or(&[]))?;
-                self.byte(b'\\')?;
+                self.raw(bytes.get(start..i).unwrap_or(&[]));
+                self.byte(b'\\');
                 start = i;
             }
         }
-        self.raw(bytes.get(start..).unwrap_or(&[]))?;
-        self.byte(b'"')
+        self.raw(bytes.get(start..).unwrap_or(&[]));
+        self.byte(b'"');
     }
 
-    pub(crate) fn num(&mut self, v: u32) -> Result<(), CmdError> {
+    pub(crate) fn num(&mut self, v: u32) {
         let mut tmp = [0u8; 10];
         let n = decimal(v, &mut tmp);
-        self.raw(tmp.get(..n).unwrap_or(&[]))
+        self.raw(tmp.get(..n).unwrap_or(&[]));
     }
 
     /// `AT+<name>` plus `_CUR` on NonOS for commands that have the suffix.
-    pub(crate) fn name_cur(&mut self, name: Rom, caps: &Capabilities) -> Result<(), CmdError> {
-        self.text(rom!(b"AT+"))?;
-        self.text(name)?;
+    pub(crate) fn name_cur(&mut self, name: Rom, caps: &Capabilities) {
+        self.text(rom!(b"AT+"));
+        self.text(name);
         if caps.cur_suffix {
-            self.text(rom!(b"_CUR"))?;
+            self.text(rom!(b"_CUR"));
         }
-        Ok(())
     }
 
     /// Constant text (from program memory on AVR).
-    pub(crate) fn text(&mut self, s: Rom) -> Result<(), CmdError> {
-        if self.len + s.len() > MAX_COMMAND_LEN {
-            return Err(CmdError::TooLong);
+    pub(crate) fn text(&mut self, s: Rom) {
+        if self.room(s.len()) {
+            let r = s.chunks(|c| self.sink.put(c));
+            if let Err(e) = r {
+                self.err = Some(e);
+            }
+            self.len += s.len();
         }
-        s.chunks(|c| self.sink.put(c))?;
-        self.len += s.len();
-        Ok(())
     }
 
     /// One byte.
-    pub(crate) fn byte(&mut self, b: u8) -> Result<(), CmdError> {
-        self.raw(&[b])
+    pub(crate) fn byte(&mut self, b: u8) {
+        self.raw(&[b]);
     }
 }
 

@@ -94,12 +94,11 @@ pub enum TcpIp<'a> {
     },
 }
 
-fn link_prefix(w: &mut Writer<'_>, link: Option<u8>) -> Result<(), CmdError> {
+fn link_prefix(w: &mut Writer<'_>, link: Option<u8>) {
     if let Some(l) = link {
-        w.num(u32::from(l))?;
-        w.byte(b',')?;
+        w.num(u32::from(l));
+        w.byte(b',');
     }
-    Ok(())
 }
 
 impl TcpIp<'_> {
@@ -124,34 +123,32 @@ impl TcpIp<'_> {
                 if transport == Transport::Ssl && !(caps.ssl_config || caps.ssl_size) {
                     return Err(CmdError::Unsupported);
                 }
-                w.text(rom!(b"AT+CIPSTART="))?;
-                link_prefix(w, link)?;
+                w.text(rom!(b"AT+CIPSTART="));
+                link_prefix(w, link);
                 w.text(match transport {
                     Transport::Tcp => rom!(b"\"TCP\","),
                     Transport::Udp => rom!(b"\"UDP\","),
                     Transport::Ssl => rom!(b"\"SSL\","),
-                })?;
-                w.quoted(host)?;
-                w.byte(b',')?;
-                w.num(u32::from(port))?;
+                });
+                w.quoted(host);
+                w.byte(b',');
+                w.num(u32::from(port));
                 if let Some(e) = extra {
-                    w.byte(b',')?;
-                    w.num(u32::from(e))?;
+                    w.byte(b',');
+                    w.num(u32::from(e));
                 }
-                Ok(())
             }
             TcpIp::Send { link, len } => {
-                w.text(rom!(b"AT+CIPSEND="))?;
-                link_prefix(w, link)?;
+                w.text(rom!(b"AT+CIPSEND="));
+                link_prefix(w, link);
                 w.num(u32::from(len))
             }
             TcpIp::Close(link) => {
-                w.text(rom!(b"AT+CIPCLOSE"))?;
+                w.text(rom!(b"AT+CIPCLOSE"));
                 if let Some(l) = link {
-                    w.byte(b'=')?;
-                    w.num(u32::from(l))?;
+                    w.byte(b'=');
+                    w.num(u32::from(l));
                 }
-                Ok(())
             }
             TcpIp::RecvMode { passive } => {
                 if caps.recv_type {
@@ -170,25 +167,25 @@ impl TcpIp<'_> {
             }
             TcpIp::RecvLen => w.text(rom!(b"AT+CIPRECVLEN?")),
             TcpIp::RecvData { link, len } => {
-                w.text(rom!(b"AT+CIPRECVDATA="))?;
-                w.num(u32::from(link))?;
-                w.byte(b',')?;
+                w.text(rom!(b"AT+CIPRECVDATA="));
+                w.num(u32::from(link));
+                w.byte(b',');
                 w.num(u32::from(len))
             }
             TcpIp::Domain(host) => {
                 check_text(host, HOST_MAX)?;
-                w.text(rom!(b"AT+CIPDOMAIN="))?;
+                w.text(rom!(b"AT+CIPDOMAIN="));
                 w.quoted(host)
             }
             TcpIp::Server { port } => match port {
                 Some(p) => {
-                    w.text(rom!(b"AT+CIPSERVER=1,"))?;
+                    w.text(rom!(b"AT+CIPSERVER=1,"));
                     w.num(u32::from(p))
                 }
                 None => w.text(rom!(b"AT+CIPSERVER=0")),
             },
             TcpIp::ServerTimeout(s) => {
-                w.text(rom!(b"AT+CIPSTO="))?;
+                w.text(rom!(b"AT+CIPSTO="));
                 w.num(u32::from(s))
             }
             TcpIp::LocalAddress => w.text(rom!(b"AT+CIFSR")),
@@ -203,16 +200,16 @@ impl TcpIp<'_> {
                 if !caps.ssl_size {
                     return Err(CmdError::Unsupported);
                 }
-                w.text(rom!(b"AT+CIPSSLSIZE="))?;
+                w.text(rom!(b"AT+CIPSSLSIZE="));
                 w.num(u32::from(size.clamp(2048, 4096)))
             }
             TcpIp::SslConfig { link, auth_mode } => {
                 if !caps.ssl_config {
                     return Err(CmdError::Unsupported);
                 }
-                w.text(rom!(b"AT+CIPSSLCCONF="))?;
-                w.num(u32::from(link))?;
-                w.byte(b',')?;
+                w.text(rom!(b"AT+CIPSSLCCONF="));
+                w.num(u32::from(link));
+                w.byte(b',');
                 w.num(u32::from(auth_mode.min(3)))
             }
             TcpIp::SslSni { link, name } => {
@@ -220,11 +217,12 @@ impl TcpIp<'_> {
                     return Err(CmdError::Unsupported);
                 }
                 check_text(name, HOST_MAX)?;
-                w.text(rom!(b"AT+CIPSSLCSNI="))?;
-                w.num(u32::from(link))?;
-                w.byte(b',')?;
+                w.text(rom!(b"AT+CIPSSLCSNI="));
+                w.num(u32::from(link));
+                w.byte(b',');
                 w.quoted(name)
             }
         }
+        Ok(())
     }
 }

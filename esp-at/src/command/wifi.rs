@@ -100,13 +100,13 @@ pub enum Wifi<'a> {
     AutoConnect(bool),
 }
 
-fn ip(w: &mut Writer<'_>, a: Ipv4) -> Result<(), CmdError> {
-    w.byte(b'"')?;
+fn ip(w: &mut Writer<'_>, a: Ipv4) {
+    w.byte(b'"');
     for (i, o) in a.iter().enumerate() {
         if i > 0 {
-            w.byte(b'.')?;
+            w.byte(b'.');
         }
-        w.num(u32::from(*o))?;
+        w.num(u32::from(*o));
     }
     w.byte(b'"')
 }
@@ -115,8 +115,8 @@ impl Wifi<'_> {
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
             Wifi::SetMode(m) => {
-                w.name_cur(rom!(b"CWMODE"), caps)?;
-                w.byte(b'=')?;
+                w.name_cur(rom!(b"CWMODE"), caps);
+                w.byte(b'=');
                 w.num(m as u32)
             }
             Wifi::Join {
@@ -126,20 +126,19 @@ impl Wifi<'_> {
             } => {
                 check_ssid(ssid)?;
                 check_password(password)?;
-                w.name_cur(rom!(b"CWJAP"), caps)?;
-                w.byte(b'=')?;
-                w.quoted(ssid)?;
-                w.byte(b',')?;
-                w.quoted(password)?;
+                w.name_cur(rom!(b"CWJAP"), caps);
+                w.byte(b'=');
+                w.quoted(ssid);
+                w.byte(b',');
+                w.quoted(password);
                 if let Some(b) = bssid {
                     check_text(b, 17)?;
-                    w.byte(b',')?;
-                    w.quoted(b)?;
+                    w.byte(b',');
+                    w.quoted(b);
                 }
-                Ok(())
             }
             Wifi::QueryJoin => {
-                w.name_cur(rom!(b"CWJAP"), caps)?;
+                w.name_cur(rom!(b"CWJAP"), caps);
                 w.byte(b'?')
             }
             Wifi::Quit => w.text(rom!(b"AT+CWQAP")),
@@ -157,28 +156,28 @@ impl Wifi<'_> {
                 } else {
                     encryption
                 };
-                w.name_cur(rom!(b"CWSAP"), caps)?;
-                w.byte(b'=')?;
-                w.quoted(ssid)?;
-                w.byte(b',')?;
-                w.quoted(password)?;
-                w.byte(b',')?;
-                w.num(u32::from(channel.clamp(1, 13)))?;
-                w.byte(b',')?;
+                w.name_cur(rom!(b"CWSAP"), caps);
+                w.byte(b'=');
+                w.quoted(ssid);
+                w.byte(b',');
+                w.quoted(password);
+                w.byte(b',');
+                w.num(u32::from(channel.clamp(1, 13)));
+                w.byte(b',');
                 w.num(ecn as u32)
             }
             Wifi::Dhcp { station, enable } => {
-                w.name_cur(rom!(b"CWDHCP"), caps)?;
-                w.byte(b'=')?;
+                w.name_cur(rom!(b"CWDHCP"), caps);
+                w.byte(b'=');
                 if caps.cur_suffix {
                     // 1.x: <mode>,<en> with mode 0 = SoftAP, 1 = station
-                    w.num(u32::from(station))?;
-                    w.byte(b',')?;
+                    w.num(u32::from(station));
+                    w.byte(b',');
                     w.num(u32::from(enable))
                 } else {
                     // 2.x: <operate>,<mode> with mode bit 0 = station, bit 1 = SoftAP
-                    w.num(u32::from(enable))?;
-                    w.byte(b',')?;
+                    w.num(u32::from(enable));
+                    w.byte(b',');
                     w.num(if station { 1 } else { 2 })
                 }
             }
@@ -197,12 +196,12 @@ impl Wifi<'_> {
                 } else {
                     rom!(b"CIPAP")
                 };
-                w.name_cur(name, caps)?;
-                w.byte(b'=')?;
-                ip(w, a)?;
-                w.byte(b',')?;
-                ip(w, gateway)?;
-                w.byte(b',')?;
+                w.name_cur(name, caps);
+                w.byte(b'=');
+                ip(w, a);
+                w.byte(b',');
+                ip(w, gateway);
+                w.byte(b',');
                 ip(w, netmask)
             }
             Wifi::QueryState => {
@@ -218,5 +217,6 @@ impl Wifi<'_> {
                 rom!(b"AT+CWAUTOCONN=0")
             }),
         }
+        Ok(())
     }
 }
