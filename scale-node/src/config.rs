@@ -172,8 +172,15 @@ impl NodeConfig {
     }
 
     /// Parse what [`to_bytes`](Self::to_bytes) wrote.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn from_bytes(bytes: &[u8]) -> Result<NodeConfig, LoadError> {
+        let mut cfg = NodeConfig::default();
+        cfg.load(bytes)?;
+        Ok(cfg)
+    }
+
+    /// Check the framing of what [`to_bytes`](Self::to_bytes) wrote (magic, version, length,
+    /// CRC) without reading the fields; returns the body.
+    pub fn check_bytes(bytes: &[u8]) -> Result<&[u8], LoadError> {
         if bytes.get(..2) != Some(&MAGIC[..]) {
             return Err(LoadError::Empty);
         }
@@ -188,28 +195,44 @@ impl NodeConfig {
         if crc16(body).to_le_bytes() != [crc[0], crc[1]] {
             return Err(LoadError::Crc);
         }
+        Ok(body)
+    }
+
+    /// Replace this configuration, in place, with what [`to_bytes`](Self::to_bytes) wrote.
+    /// Bytes that fail [`check_bytes`](Self::check_bytes) leave it as it was; fields that do
+    /// not validate despite a good CRC leave it at the defaults.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn load(&mut self, bytes: &[u8]) -> Result<(), LoadError> {
+        let body = Self::check_bytes(bytes)?;
+        *self = NodeConfig::default();
+        let r = self.read_fields(body);
+        if r.is_err() {
+            *self = NodeConfig::default();
+        }
+        r
+    }
+
+    fn read_fields(&mut self, body: &[u8]) -> Result<(), LoadError> {
         // read in place: no second copy of the strings on the stack
         let mut r = R { buf: body, pos: 4 };
-        let mut cfg = NodeConfig::default();
-        r.string_into(&mut cfg.ssid)?;
-        r.string_into(&mut cfg.password)?;
-        r.string_into(&mut cfg.host)?;
-        cfg.port = r.u16()?;
-        r.string_into(&mut cfg.sensor_id)?;
-        cfg.interval_ms = r.i32()? as u32;
-        cfg.samples = r.u8()?;
-        cfg.calibrated = r.u8()? != 0;
+        r.string_into(&mut self.ssid)?;
+        r.string_into(&mut self.password)?;
+        r.string_into(&mut self.host)?;
+        self.port = r.u16()?;
+        r.string_into(&mut self.sensor_id)?;
+        self.interval_ms = r.i32()? as u32;
+        self.samples = r.u8()?;
+        self.calibrated = r.u8()? != 0;
         if r.u8()? == 0 {
-            cfg.format = Format::Classic;
+            self.format = Format::Classic;
         }
-        cfg.calibration = Calibration::from_bytes(r.take(Calibration::ENCODED_LEN)?)
+        self.calibration = Calibration::from_bytes(r.take(Calibration::ENCODED_LEN)?)
             .map_err(|_| LoadError::Invalid)?;
-        cfg.container_cg = r.i32()?;
-        cfg.full_cg = r.i32()?;
-        cfg.low_centipct = r.i32()?;
-        cfg.full_ml = r.i32()? as u32;
-        cfg.validate().map_err(|_| LoadError::Invalid)?;
-        Ok(cfg)
+        self.container_cg = r.i32()?;
+        self.full_cg = r.i32()?;
+        self.low_centipct = r.i32()?;
+        self.full_ml = r.i32()? as u32;
+        self.validate().map_err(|_| LoadError::Invalid)
     }
 
     /// A configuration from `(key, value)` settings, as firmware gets them from build-time

@@ -370,18 +370,25 @@ where
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn stored_config(&mut self) -> Option<NodeConfig> {
+    /// Load the stored configuration in place; `false` (and the configuration untouched)
+    /// when the storage holds none.
+    fn load_stored(&mut self) -> bool {
         let mut buf = [0u8; CONFIG_MAX];
-        self.storage.read(0, &mut buf).ok()?;
-        NodeConfig::from_bytes(&buf).ok()
+        if self.storage.read(0, &mut buf).is_err() || NodeConfig::check_bytes(&buf).is_err() {
+            return false;
+        }
+        self.config
+            .get_or_insert_with(NodeConfig::default)
+            .load(&buf)
+            .is_ok()
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn boot(&mut self, now: u32) {
-        if let Some(cfg) = self.stored_config() {
-            self.config = Some(cfg);
-        }
-        if self.force_setup || self.config.is_none() {
+        self.load_stored();
+        // (a stored record whose CRC holds but whose fields do not validate loads as the
+        // defaults, which do not validate either)
+        if self.force_setup || self.config.as_ref().is_none_or(|c| c.validate().is_err()) {
             // setup edits the configuration in place, as a draft
             if self.config.is_none() {
                 self.config = Some(NodeConfig::default());
@@ -558,7 +565,9 @@ where
             };
             if reply == SetupReply::Aborted {
                 // back to the stored configuration (or the defaults)
-                self.config = Some(self.stored_config().unwrap_or_default());
+                if !self.load_stored() {
+                    *self.config.get_or_insert_with(NodeConfig::default) = NodeConfig::default();
+                }
             }
             self.setup_line.clear();
             // store before answering: "committed" means it survives a reset

@@ -472,3 +472,44 @@ fn setup_mode_scans_for_networks() {
     // still in setup, still answering
     assert_eq!(phone.ask(&mut r, "sensor=Scale.Scan"), "OK");
 }
+
+/// The stored configuration wins over the build-time one; a stored record that cannot be used
+/// does not make the node run with half a configuration.
+#[test]
+fn boot_prefers_a_stored_configuration_and_never_runs_a_broken_one() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let built_in = config(gw.addr().port(), Format::Classic);
+    let stored = NodeConfig {
+        sensor_id: "Scale.Stored".try_into().unwrap(),
+        ..built_in.clone()
+    };
+    let mut storage = scale_node::RamStorage::<256>::default();
+    let mut bytes = [0u8; scale_node::config::CONFIG_MAX];
+    let n = stored.to_bytes(&mut bytes);
+    storage.bytes[..n].copy_from_slice(&bytes[..n]);
+    let mut r = rig_with::<16, _>(Some(built_in.clone()), Settings::default(), storage);
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+    assert_eq!(gw.messages()[0].sensor_id, "Scale.Stored");
+
+    // erased storage: the build-time configuration runs
+    let gw2 = ArticleGateway::start(0).unwrap();
+    let mut r = rig_with::<16, _>(
+        Some(config(gw2.addr().port(), Format::Classic)),
+        Settings::default(),
+        scale_node::RamStorage::<256>::default(),
+    );
+    assert!(r.run_until(20_000, |_| wait_messages(&gw2, 1)));
+
+    // a record with a good CRC but fields that do not validate (another firmware's layout):
+    // setup mode, not a node joining with an empty network name
+    let broken = NodeConfig {
+        samples: 0,
+        ..stored
+    };
+    let mut storage = scale_node::RamStorage::<256>::default();
+    let n = broken.to_bytes(&mut bytes);
+    storage.bytes[..n].copy_from_slice(&bytes[..n]);
+    let mut r = rig_with::<16, _>(Some(built_in), setup_settings(), storage);
+    assert!(r.run_until(2_000, |r| r.node.state() == State::Setup));
+    assert!(r.run_until(5_000, |r| r.events.contains(&NodeEvent::SetupStarted)));
+}

@@ -278,3 +278,36 @@ fn every_setup_key_sets_its_own_field() {
     assert_eq!(c.set(b"ssi", b"x").unwrap_err(), "unknown key");
     assert_eq!(c.set(b"", b"x").unwrap_err(), "unknown key");
 }
+
+#[test]
+fn loading_in_place_keeps_or_resets_as_documented() {
+    let stored = full_config();
+    let mut good = [0u8; CONFIG_MAX];
+    stored.to_bytes(&mut good);
+
+    let mut c = NodeConfig {
+        samples: 3,
+        ..NodeConfig::default()
+    };
+    c.load(&good).unwrap();
+    assert_eq!(c, stored, "every field replaced");
+
+    // framing errors (erased, torn) leave the configuration as it was
+    let before = c.clone();
+    let mut torn = good;
+    torn[10] ^= 1;
+    assert_eq!(c.load(&torn), Err(LoadError::Crc));
+    assert_eq!(c.load(&[0xFF; 64]), Err(LoadError::Empty));
+    assert_eq!(c, before);
+
+    // a record with a good CRC whose fields do not validate: back to the defaults
+    let bad = NodeConfig {
+        samples: 0,
+        ..full_config()
+    };
+    let mut bytes = [0u8; CONFIG_MAX];
+    bad.to_bytes(&mut bytes);
+    assert!(NodeConfig::check_bytes(&bytes).is_ok());
+    assert_eq!(c.load(&bytes), Err(LoadError::Invalid));
+    assert_eq!(c, NodeConfig::default());
+}
