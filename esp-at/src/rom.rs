@@ -198,7 +198,7 @@ impl defmt::Format for Rom {
     }
 }
 
-/// Bytes in program memory on AVR (see [`rom`](crate::rom)): `rom!(b"AT+CWJAP")` is a [`Rom`].
+/// Bytes in program memory on AVR (see [`rom`](mod@crate::rom)): `rom!(b"AT+CWJAP")` is a [`Rom`].
 /// Usable in constants.
 #[macro_export]
 macro_rules! rom {
