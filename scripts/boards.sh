@@ -13,8 +13,16 @@ echo "=== Raspberry Pi Pico (thumbv6m-none-eabi)"
 (cd examples/rp2040 && cargo build --release)
 echo "=== Netduino Plus 2 (thumbv7em-none-eabihf)"
 (cd examples/stm32 && cargo build --release)
-echo "=== Arduino Uno (avr-none)"
-(cd examples/uno && SCALE_PORT=15056 cargo build --release)
+echo "=== Arduino Uno (avr-none): the esp-at probe and the article's sketch"
+(cd examples/uno && SCALE_PORT=15056 cargo build --release --bin at_probe)
+(cd examples/uno && SCALE_PORT=15058 SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 \
+    SCALE_FORMAT=classic cargo build --release --bin sketch)
+uno=examples/uno/target/avr-none/release
+cp "$uno/sketch.elf" "$uno/sketch-release.elf"
+echo "=== the same sketch with its stack report (SPI) for the simavr test"
+(cd examples/uno && SCALE_PORT=15058 SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 \
+    SCALE_FORMAT=classic cargo build --release --bin sketch --features stack-report \
+    --target-dir target/stack-report)
 echo "=== Arduino Mega 2560 (avr-none, atmega2560): the whole node, calibrated for the simavr test"
 mega=examples/uno/target/mega2560/avr-none/release
 (cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
@@ -35,7 +43,8 @@ echo "| firmware | flash (text+data) | static RAM (data+bss) | data |"
 echo "|---|---:|---:|---:|"
 size_row "Pico: node (embassy-rp)" examples/rp2040/target/thumbv6m-none-eabi/release/scale-node-pico arm-none-eabi-size
 size_row "Netduino Plus 2: node (stm32f4xx-hal)" examples/stm32/target/thumbv7em-none-eabihf/release/scale-node-netduino arm-none-eabi-size
-size_row "Uno: esp-at probe (join, connect, send)" examples/uno/target/avr-none/release/at_probe.elf avr-size
+size_row "Uno: the article's sketch (weigh, send, keep the link up)" "$uno/sketch-release.elf" avr-size
+size_row "Uno: esp-at probe (join, connect, send)" "$uno/at_probe.elf" avr-size
 size_row "Mega 2560: node (the Uno's firmware, ATmega2560 build)" "$mega/node-configured.elf" avr-size
 echo
 
@@ -43,6 +52,7 @@ echo "=== AVR node firmware in simavr: cycle-level HX711, simulated ESP8266, gat
 (cd examples/uno-fil && NODE_ELF="../../$mega/node-configured.elf" NODE_MCU=atmega2560 \
     SETUP_ELF="../../$mega/node-setup.elf" SETUP_PORT=15057 \
     NODE_PORT=15055 PROBE_ELF=../uno/target/avr-none/release/at_probe.elf PROBE_PORT=15056 \
+    SKETCH_ELF=../uno/target/stack-report/avr-none/release/sketch.elf SKETCH_PORT=15058 \
     timeout 600 cargo test --release -- --nocapture)
 
 echo "=== Netduino Plus 2 firmware in QEMU with the simulated ESP8266"

@@ -479,7 +479,7 @@ macro_rules! operations {
 
         /// Send any command and wait for `OK`; returns the first information line that starts
         /// with `capture` (`rom!(b"+CWJAP:")`; empty: none).
-        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: $crate::rom::Rom) -> Result<heapless::Vec<u8, 80>, Error<T::Error>> {
+        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: $crate::rom::Rom) -> Result<heapless::Vec<u8, { $crate::CAPTURE }>, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let mut txn = Txn::new(Final::Ok);
             txn.capture = capture;

@@ -5,6 +5,10 @@ use crate::dialect::Capabilities;
 use crate::digest::{Event, Urc, parse, parse_full};
 use crate::error::{Error, JoinError};
 
+/// Bytes kept of an information line captured by a command (`AT version:...`, `+CIFSR:...`,
+/// `+CIPRECVLEN:...`: their fields all fit; a longer line is cut).
+pub const CAPTURE: usize = 48;
+
 /// Links the firmware supports with `AT+CIPMUX=1` (ids 0–4).
 pub const MAX_LINKS: usize = 5;
 
@@ -89,7 +93,7 @@ pub(crate) struct Txn<'b> {
     /// Information lines for a command that collects them (`AT+CWLAP`). A trait object, so
     /// that the parsing behind it is linked only into programs that scan.
     pub(crate) lines: Option<&'b mut dyn LineSink>,
-    pub(crate) captured: heapless::Vec<u8, 80>,
+    pub(crate) captured: heapless::Vec<u8, CAPTURE>,
 }
 
 impl<'b> Txn<'b> {

@@ -34,7 +34,7 @@ pub use crate::client::{Config, MAX_SEND, NoPin, Pending};
 pub use crate::command::decimal;
 pub use crate::command::tcpip::Transport;
 pub use crate::command::wifi::{Ipv4, WifiMode};
-pub use crate::core::{Link, MAX_LINKS, Stats, WifiState};
+pub use crate::core::{CAPTURE, Link, MAX_LINKS, Stats, WifiState};
 pub use crate::dialect::{Capabilities, Version};
 pub use crate::digest::{EspDigester, Event, Urc};
 pub use crate::error::{Error, JoinError};

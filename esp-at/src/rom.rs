@@ -220,6 +220,26 @@ macro_rules! rom {
     }};
 }
 
+/// A build-time environment variable as a [`Rom`] (`None` when it is not set): with
+/// `option_env!` the value would be a string in RAM on AVR.
+///
+/// ```
+/// let v: Option<esp_at::rom::Rom> = esp_at::rom_env!("ESP_AT_DOC_VARIABLE_THAT_IS_NOT_SET");
+/// assert!(v.is_none());
+/// ```
+#[macro_export]
+macro_rules! rom_env {
+    ($var:literal) => {
+        match option_env!($var) {
+            Some(_) => Some($crate::rom!(match option_env!($var) {
+                Some(v) => v.as_bytes(),
+                None => b"",
+            })),
+            None => None,
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::Rom;

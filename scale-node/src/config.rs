@@ -263,13 +263,36 @@ impl NodeConfig {
     #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn from_settings(settings: &[(&str, Option<&str>)]) -> Result<NodeConfig, Rom> {
         let mut c = NodeConfig::default();
+        c.apply_settings(settings)?;
+        Ok(c)
+    }
+
+    /// [`set`](Self::set) with a key and a value kept in program memory (`esp_at::rom!`,
+    /// `esp_at::rom_env!`): build-time settings that cost an AVR no RAM. Keys are up to 24
+    /// bytes and values up to 64.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn set_rom(&mut self, key: Rom, value: Rom) -> Result<(), Rom> {
+        let (mut k, mut v) = ([0u8; 24], [0u8; 64]);
+        if key.len() > k.len() {
+            return Err(rom!(b"unknown key"));
+        }
+        if value.len() > v.len() {
+            return Err(rom!(b"value too long"));
+        }
+        let (kn, vn) = (key.copy_to(&mut k), value.copy_to(&mut v));
+        self.set(k.get(..kn).unwrap_or(&[]), v.get(..vn).unwrap_or(&[]))
+    }
+
+    /// [`from_settings`](Self::from_settings) on this configuration, in place (no second copy
+    /// on a small stack): every setting that is `Some`, in order, then the whole is validated.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn apply_settings(&mut self, settings: &[(&str, Option<&str>)]) -> Result<(), Rom> {
         for &(key, value) in settings {
             if let Some(v) = value {
-                c.set(key.as_bytes(), v.as_bytes())?;
+                self.set(key.as_bytes(), v.as_bytes())?;
             }
         }
-        c.validate()?;
-        Ok(c)
+        self.validate()
     }
 
     /// Whether the configuration is complete and consistent.

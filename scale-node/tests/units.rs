@@ -311,3 +311,33 @@ fn loading_in_place_keeps_or_resets_as_documented() {
     assert_eq!(c.load(&bytes), Err(LoadError::Invalid));
     assert_eq!(c, NodeConfig::default());
 }
+
+#[test]
+fn settings_from_program_memory() {
+    let mut c = NodeConfig::default();
+    c.set_rom(esp_at::rom!(b"ssid"), esp_at::rom!(b"Lab 2"))
+        .unwrap();
+    c.set_rom(esp_at::rom!(b"port"), esp_at::rom!(b"6001"))
+        .unwrap();
+    assert_eq!((c.ssid.as_str(), c.port), ("Lab 2", 6001));
+    assert_eq!(
+        c.set_rom(esp_at::rom!(b"port"), esp_at::rom!(b"0"))
+            .unwrap_err(),
+        "port: 1-65535"
+    );
+    let long = esp_at::rom!(b"a key that is longer than any key");
+    assert_eq!(
+        c.set_rom(long, esp_at::rom!(b"x")).unwrap_err(),
+        "unknown key"
+    );
+    let value = esp_at::rom!(b"0123456789012345678901234567890123456789012345678901234567890123X");
+    assert_eq!(
+        c.set_rom(esp_at::rom!(b"password"), value).unwrap_err(),
+        "value too long"
+    );
+    assert!(esp_at::rom_env!("SCALE_NODE_TEST_VARIABLE_THAT_IS_NOT_SET").is_none());
+    assert_eq!(
+        esp_at::rom_env!("CARGO_PKG_NAME").map(|r| r.bytes().collect::<Vec<u8>>()),
+        Some(b"scale-node".to_vec())
+    );
+}

@@ -65,6 +65,8 @@ pub struct Rig {
     pub to_firmware: u64,
     /// Everything the firmware transmitted (for diagnostics).
     pub transcript: Vec<u8>,
+    /// Everything the firmware sent on its SPI port (the `stack-report` test port).
+    pub spi: Vec<u8>,
 }
 
 impl Rig {
@@ -96,6 +98,7 @@ impl Rig {
             to_modem: 0,
             to_firmware: 0,
             transcript: Vec::new(),
+            spi: Vec::new(),
         }
     }
 
@@ -191,7 +194,23 @@ impl Rig {
         self.dout_high = high;
     }
 
+    /// The `(peak stack, statics)` reports the firmware sent over SPI (feature `stack-report`
+    /// of the Uno firmware: two little-endian 16-bit words each).
+    pub fn stack_reports(&self) -> Vec<(u16, u16)> {
+        self.spi
+            .chunks_exact(4)
+            .map(|c| {
+                (
+                    u16::from_le_bytes([c[0], c[1]]),
+                    u16::from_le_bytes([c[2], c[3]]),
+                )
+            })
+            .collect()
+    }
+
     fn pump_uart(&mut self) {
+        let spi: Vec<u8> = self.avr.spi0().read();
+        self.spi.extend_from_slice(&spi);
         let out: Vec<u8> = self.avr.uart0().read();
         if !out.is_empty() {
             self.to_modem += out.len() as u64;

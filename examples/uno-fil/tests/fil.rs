@@ -237,6 +237,95 @@ fn firmware_joins_connects_and_streams_the_load() {
     );
 }
 
+/// The article's sketch on the Uno itself (ATmega328P): `SKETCH_ELF`, built with the test
+/// network, `SCALE_PORT` = `SKETCH_PORT` (15058 unless set) and the feature `stack-report`, which
+/// sends the peak stack over SPI after every delivered reading.
+#[test]
+fn the_article_sketch_runs_on_the_uno() {
+    let elf = firmware("SKETCH_ELF", "the Uno's sketch firmware (stack-report)");
+    let (gw, _) = gateway("SKETCH_PORT", 15_058);
+    let (modem, handle) = modem();
+    let hx = Hx711Sim::new(Rate::Sps10);
+    hx.set_constant(code(25_000));
+    let mut rig = Rig::new(&elf, Mcu::Atmega328p, hx.clone(), modem);
+    let wall = Duration::from_secs(180);
+
+    let ok = rig.run_until(30_000, wall, |_| {
+        weights(&gw).iter().filter(|v| *v == "250.00").count() >= 3
+    });
+    assert!(
+        ok,
+        "no three 250.00 readings after {} ms: gateway saw {:?}; modem joined {:?}",
+        rig.millis(),
+        weights(&gw),
+        handle.joined()
+    );
+    let first = rig.millis();
+    hx.set_constant(code(12_345));
+    assert!(rig.run_until(20_000, wall, |_| weights(&gw).iter().any(|v| v == "123.45")));
+    let m = gw.messages().into_iter().last().unwrap();
+    assert_eq!(m.raw, b"Weight:123.45,Scale.Arduino\r\n");
+    let w = weights(&gw);
+    assert!(
+        w.iter().all(|v| v == "250.00" || v == "123.45"),
+        "only the two loads, exactly: {w:?}"
+    );
+
+    // the gateway goes away and comes back: readings resume (the sketch keeps no queue)
+    gw.set_down(true);
+    rig.run_until(1_500, wall, |_| false);
+    gw.set_down(false);
+    hx.set_constant(code(30_300));
+    assert!(
+        rig.run_until(30_000, wall, |_| weights(&gw).iter().any(|v| v == "303.00")),
+        "no reading after the outage: {:?}",
+        weights(&gw)
+    );
+
+    // the modem reboots: the sketch rejoins, reconnects and goes on
+    handle.reboot();
+    hx.set_constant(code(40_400));
+    let rebooted_at = rig.millis();
+    assert!(
+        rig.run_until(30_000, wall, |_| weights(&gw).iter().any(|v| v == "404.00")),
+        "no reading after the modem reboot: {:?}",
+        weights(&gw)
+    );
+    let rejoined_in = rig.millis() - rebooted_at;
+
+    // the HX711 comes unplugged, then back
+    hx.set_fault(Fault::DoutStuckHigh);
+    assert!(rig.run_until(10_000, wall, |_| {
+        gw.messages()
+            .iter()
+            .any(|m| m.raw == b"SensorFault:0.00,Scale.Arduino\r\n")
+    }));
+    hx.set_fault(Fault::None);
+    hx.set_constant(code(50_500));
+    assert!(rig.run_until(10_000, wall, |_| weights(&gw).iter().any(|v| v == "505.00")));
+
+    assert_eq!(
+        rig.t3_violations, 0,
+        "PD_SCK high longer than 50 us (longest {} cycles)",
+        rig.max_high_cycles
+    );
+    let reports = rig.stack_reports();
+    assert!(!reports.is_empty(), "no stack report over SPI");
+    let stack = reports.iter().map(|r| r.0).max().unwrap_or(0);
+    let statics = reports[0].1;
+    println!(
+        "the article's sketch on the Uno (ATmega328P) in simavr: first three readings after \
+         {first} ms, readings again {rejoined_in} ms after a modem reboot; longest PD_SCK high \
+         phase {} cycles; peak stack {stack} B + statics {statics} B = {} of 2048 B",
+        rig.max_high_cycles,
+        u32::from(stack) + u32::from(statics)
+    );
+    assert!(
+        u32::from(stack) + u32::from(statics) <= 2048,
+        "stack {stack} + statics {statics} within the ATmega328P's 2048 B"
+    );
+}
+
 /// The Uno itself (ATmega328P): the esp-at probe joins, connects and sends through the
 /// simulated ESP8266 and reports the deepest stack it reached; statics plus stack must fit the
 /// 2 KiB of RAM. `PROBE_ELF` names the probe (built with the same network variables).

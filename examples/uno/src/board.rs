@@ -343,3 +343,87 @@ impl embedded_storage::Storage for Eeprom {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Stack measurement: the free RAM is painted at boot; the deepest the stack reached is where
+// the paint ends.
+
+const PAINT: u8 = 0xA5;
+/// First byte of RAM.
+#[cfg(not(feature = "mega2560"))]
+pub const RAM_START: usize = 0x0100;
+#[cfg(feature = "mega2560")]
+pub const RAM_START: usize = 0x0200;
+/// Last byte of RAM.
+#[cfg(not(feature = "mega2560"))]
+pub const RAM_END: usize = 0x08FF;
+#[cfg(feature = "mega2560")]
+pub const RAM_END: usize = 0x21FF;
+
+unsafe extern "C" {
+    /// End of .data/.bss, from avr-libc's linker script.
+    static __heap_start: u8;
+}
+
+/// Fill the RAM between the end of the statics and (just below) the current stack with a
+/// pattern. Call first thing in `main`.
+#[inline(never)]
+pub fn paint_stack() {
+    let marker = 0u8;
+    let sp = core::ptr::addr_of!(marker) as usize;
+    // SAFETY: the region between the statics and the live stack is unused at this point
+    unsafe {
+        let mut p = core::ptr::addr_of!(__heap_start) as usize;
+        while p + 48 < sp {
+            core::ptr::write_volatile(p as *mut u8, PAINT);
+            p += 1;
+        }
+    }
+}
+
+/// Bytes of stack used at the deepest point since [`paint_stack`].
+#[inline(never)]
+pub fn peak_stack() -> usize {
+    // SAFETY: reads of painted RAM below the live stack
+    unsafe {
+        let mut p = core::ptr::addr_of!(__heap_start) as usize;
+        while p < RAM_END && core::ptr::read_volatile(p as *const u8) == PAINT {
+            p += 1;
+        }
+        RAM_END + 1 - p
+    }
+}
+
+/// Bytes of statics (.data and .bss).
+pub fn statics() -> usize {
+    // only the address of the linker symbol is taken
+    core::ptr::addr_of!(__heap_start) as usize - RAM_START
+}
+
+/// A test port for firmware in the loop on the Uno (feature `stack-report`): the SPI master on
+/// D10-D13 sends two little-endian 16-bit words, the peak stack and the statics. Not on the
+/// Mega, whose SPI pins are the HX711's.
+#[cfg(all(feature = "stack-report", not(feature = "mega2560")))]
+pub struct StackReport(mcu::SPI);
+
+#[cfg(all(feature = "stack-report", not(feature = "mega2560")))]
+impl StackReport {
+    /// Master mode, clock / 4; SS (D10), MOSI (D11) and SCK (D13) as outputs.
+    pub fn new(spi: mcu::SPI) -> Self {
+        let _ss = PortB::<2>::into_output();
+        let _mosi = PortB::<3>::into_output();
+        let _sck = PortB::<5>::into_output();
+        spi.spcr().write(|w| w.spe().set_bit().mstr().set_bit());
+        StackReport(spi)
+    }
+
+    /// Send the peak stack and the statics.
+    pub fn send(&mut self) {
+        let (stack, statics) = (peak_stack() as u16, statics() as u16);
+        for b in stack.to_le_bytes().into_iter().chain(statics.to_le_bytes()) {
+            // SAFETY: any byte is a valid SPDR value
+            self.0.spdr().write(|w| unsafe { w.bits(b) });
+            while self.0.spsr().read().spif().bit_is_clear() {}
+        }
+    }
+}

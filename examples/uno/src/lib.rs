@@ -3,3 +3,4 @@
 #![feature(abi_avr_interrupt)]
 
 pub mod board;
+pub mod settings;

@@ -9,44 +9,6 @@ use embedded_io::Write;
 use panic_halt as _;
 use scale_node_uno::board::{self, Delay, Serial};
 
-const PAINT: u8 = 0xA5;
-const RAM_START: usize = 0x0100;
-const RAM_END: usize = 0x08FF;
-
-unsafe extern "C" {
-    /// End of .data/.bss, from avr-libc's linker script.
-    static __heap_start: u8;
-}
-
-/// Fill the RAM between the end of the statics and (just below) the current stack with a
-/// pattern.
-#[inline(never)]
-fn paint_stack() {
-    let marker = 0u8;
-    let sp = core::ptr::addr_of!(marker) as usize;
-    // SAFETY: the region between the statics and the live stack is unused at this point
-    unsafe {
-        let start = core::ptr::addr_of!(__heap_start) as usize;
-        let mut p = start;
-        while p + 48 < sp {
-            core::ptr::write_volatile(p as *mut u8, PAINT);
-            p += 1;
-        }
-    }
-}
-
-/// Bytes of stack used at the deepest point since `paint_stack`.
-fn peak_stack() -> usize {
-    // SAFETY: reads of painted RAM below the live stack
-    unsafe {
-        let mut p = core::ptr::addr_of!(__heap_start) as usize;
-        while p < RAM_END && core::ptr::read_volatile(p as *const u8) == PAINT {
-            p += 1;
-        }
-        RAM_END + 1 - p
-    }
-}
-
 fn write_num(s: &mut impl Write, mut v: usize) {
     let mut digits = [0u8; 5];
     let mut i = digits.len();
@@ -63,7 +25,7 @@ fn write_num(s: &mut impl Write, mut v: usize) {
 
 #[avr_device::entry]
 fn main() -> ! {
-    paint_stack();
+    board::paint_stack();
     let Some(dp) = scale_node_uno::board::mcu::Peripherals::take() else {
         loop {}
     };
@@ -90,12 +52,9 @@ fn main() -> ! {
     } else {
         b"PROBE FAIL stack="
     });
-    write_num(&mut serial, peak_stack());
+    write_num(&mut serial, board::peak_stack());
     let _ = serial.write_all(b" statics=");
-    write_num(
-        &mut serial,
-        core::ptr::addr_of!(__heap_start) as usize - RAM_START,
-    );
+    write_num(&mut serial, board::statics());
     let _ = serial.write_all(b"\r\n");
     // done: idle (the report is the probe's whole output)
     loop {

@@ -19,21 +19,6 @@ const QUEUE: usize = 8;
 /// Receive buffer of the AT driver.
 const RX: usize = 128;
 
-/// The build-time configuration: `SCALE_*` environment variables, as setup-mode settings.
-const BUILD_SETTINGS: &[(&str, Option<&str>)] = &[
-    ("ssid", option_env!("SCALE_SSID")),
-    ("password", option_env!("SCALE_PASSWORD")),
-    ("host", option_env!("SCALE_HOST")),
-    ("port", option_env!("SCALE_PORT")),
-    ("sensor", Some("Scale.Arduino")), // the default, unless:
-    ("sensor", option_env!("SCALE_SENSOR")),
-    ("interval_ms", option_env!("SCALE_INTERVAL_MS")),
-    ("samples", option_env!("SCALE_SAMPLES")),
-    ("format", option_env!("SCALE_FORMAT")),
-    ("cal_offset", option_env!("SCALE_OFFSET")),
-    ("cal_counts_per_gram", option_env!("SCALE_COUNTS_PER_GRAM")),
-];
-
 #[avr_device::entry]
 fn main() -> ! {
     let Some(dp) = scale_node_uno::board::mcu::Peripherals::take() else {
@@ -52,6 +37,10 @@ fn main() -> ! {
     let esp =
         esp_at::EspAt::<_, _, esp_at::NoPin, RX>::new(serial, Delay, esp_at::Config::default());
     let force_setup = setup_button.is_low().unwrap_or(false);
+    // the build-time configuration, checked as setup mode checks it; setup mode unless it is
+    // complete and valid
+    let mut cfg = NodeConfig::default();
+    let build_config = scale_node_uno::settings::apply(&mut cfg).ok().map(|()| cfg);
     let mut node: Node<_, _, _, _, _, QUEUE> = Node::new(
         sensor,
         EspUplink::new(esp, false),
@@ -59,8 +48,7 @@ fn main() -> ! {
         led,
         Eeprom::new(dp.EEPROM),
         Settings::default(),
-        // checked as setup mode checks it; setup mode unless complete and valid
-        NodeConfig::from_settings(BUILD_SETTINGS).ok(),
+        build_config,
         force_setup,
     );
     loop {
