@@ -7,7 +7,8 @@
 //! The firmware is built beforehand (see `scripts/boards.sh`) with the configuration below in
 //! its environment; `NODE_ELF` names it and `NODE_MCU` says which AVR (`atmega328p` or
 //! `atmega2560`). `SETUP_ELF` is the same firmware built without a configuration (setup mode),
-//! `PROBE_ELF` the Uno's esp-at probe. Without them the tests fail: a firmware test that
+//! `PROBE_ELF` the Uno's esp-at probe, `SKETCH_ELF` the Uno's sketch (built with the feature
+//! `stack-report`, `SCALE_PORT` = `SKETCH_PORT`). Without them the tests fail: a firmware test that
 //! silently passes without firmware would prove nothing.
 //!
 //! | build variable | value the test expects |
