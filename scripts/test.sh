@@ -19,6 +19,9 @@ step "tests, all features"
 cargo test --workspace --all-features
 step "tests, default features"
 cargo test --workspace
+step "scale-node without its optional features (scan, guided-calibration, stock)"
+cargo test -p scale-node --no-default-features --features std
+cargo clippy -p scale-node --no-default-features --features std --all-targets -- -D warnings
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do

@@ -491,12 +491,15 @@ impl NodeConfig {
                 }
                 None => Err(rom!(b"cal_counts_per_gram: a non-zero number")),
             },
+            #[cfg(feature = "stock")]
             Some(9) /* container_g */ => parse_centi(value)
                 .map(|v| d.container_cg = v)
                 .ok_or(rom!(b"container_g: grams")),
+            #[cfg(feature = "stock")]
             Some(10) /* full_g */ => parse_centi(value)
                 .map(|v| d.full_cg = v)
                 .ok_or(rom!(b"full_g: grams")),
+            #[cfg(feature = "stock")]
             Some(11) /* full_ml */ => match parse_u32(value) {
                 Some(v) => {
                     d.full_ml = v;
@@ -504,6 +507,7 @@ impl NodeConfig {
                 }
                 None => Err(rom!(b"full_ml: millilitres")),
             },
+            #[cfg(feature = "stock")]
             Some(12) /* low_percent */ => parse_centi(value)
                 .filter(|v| (0..=10_000).contains(v))
                 .map(|v| d.low_centipct = v)

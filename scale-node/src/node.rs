@@ -427,8 +427,30 @@ where
         w.estimate(Estimator::Median)
     }
 
+    /// The setup commands other than `key=value`, `commit` and `abort`: `scan` (feature `scan`),
+    /// `tare`, `calibrate=<grams>` and `weigh` (feature `guided-calibration`). A firmware built
+    /// without them answers that they are not in it. `None`: an editing line.
+    fn setup_command(&mut self, out: &mut LineBuf<80>) -> Option<SetupReply> {
+        let line = crate::config::trim(self.setup_line.as_bytes());
+        let optional = rom!(b"\x04scan\x04tare\x05weigh")
+            .position_in_list(line)
+            .is_some()
+            || rom!(b"calibrate=").is_prefix_of(line);
+        #[cfg(feature = "scan")]
+        if line == b"scan" {
+            return Some(self.scan_command(out));
+        }
+        #[cfg(feature = "guided-calibration")]
+        if let Some(m) = Measure::parse(line) {
+            return Some(self.measuring_command(m, out));
+        }
+        let _ = &out;
+        optional.then_some(SetupReply::Err(rom!(b"not in this firmware")))
+    }
+
     /// `scan`: one `AP <rssi> <channel> <open|secured> <ssid>` line per access point in range, strongest
     /// first (at most [`SCAN_MAX`]), before the `OK <n> networks` answer.
+    #[cfg(feature = "scan")]
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn scan_command(&mut self, out: &mut LineBuf<80>) -> SetupReply {
         let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
@@ -470,6 +492,7 @@ where
     /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
     /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
     /// load with the draft's calibration). What follows `OK` goes into `out`.
+    #[cfg(feature = "guided-calibration")]
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<80>) -> SetupReply {
         if m == Measure::Calibrate(None) {
@@ -550,17 +573,12 @@ where
             let reply = if self.setup_line.overflowed() {
                 SetupReply::Err(rom!(b"line too long"))
             } else {
-                let line = crate::config::trim(self.setup_line.as_bytes());
-                if line == b"scan" {
-                    self.scan_command(&mut detail)
-                } else {
-                    match Measure::parse(line) {
-                        Some(m) => self.measuring_command(m, &mut detail),
-                        None => self
-                            .config
-                            .get_or_insert_with(NodeConfig::default)
-                            .edit(self.setup_line.as_bytes()),
-                    }
+                match self.setup_command(&mut detail) {
+                    Some(reply) => reply,
+                    None => self
+                        .config
+                        .get_or_insert_with(NodeConfig::default)
+                        .edit(self.setup_line.as_bytes()),
                 }
             };
             if reply == SetupReply::Aborted {
@@ -708,6 +726,23 @@ where
         }
         self.stats.readings += 1;
         self.enqueue(Kind::Weight, cg, fl, now);
+        #[cfg(feature = "stock")]
+        self.stock_readings(&cfg, cg, fl, now);
+        // power down until the next reading when that saves anything
+        let busy = self
+            .sensor
+            .wake_time_ms()
+            .saturating_add(u32::from(cfg.samples).saturating_mul(self.sensor.sample_period_ms()));
+        if cfg.interval_ms > busy.saturating_add(200) && self.sensor.power_down().is_ok() {
+            self.powered_down = true;
+        }
+    }
+
+    /// The "amount left" and volume readings and the low-stock alert that follow a weight
+    /// (feature `stock`).
+    #[cfg(feature = "stock")]
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn stock_readings(&mut self, cfg: &Plan, cg: i32, fl: u8, now: u32) {
         if cfg.full_cg > cfg.container_cg {
             let span = i64::from(cfg.full_cg) - i64::from(cfg.container_cg);
             let pct = hx711::math::div_trunc_i64(
@@ -734,14 +769,6 @@ where
             } else if pct >= cfg.low_centipct + self.settings.low_hysteresis {
                 self.low_alerted = false;
             }
-        }
-        // power down until the next reading when that saves anything
-        let busy = self
-            .sensor
-            .wake_time_ms()
-            .saturating_add(u32::from(cfg.samples).saturating_mul(self.sensor.sample_period_ms()));
-        if cfg.interval_ms > busy.saturating_add(200) && self.sensor.power_down().is_ok() {
-            self.powered_down = true;
         }
     }
 
@@ -996,9 +1023,13 @@ struct Plan {
     interval_ms: u32,
     samples: u8,
     calibration: hx711::Calibration,
+    #[cfg(feature = "stock")]
     container_cg: i32,
+    #[cfg(feature = "stock")]
     full_cg: i32,
+    #[cfg(feature = "stock")]
     low_centipct: i32,
+    #[cfg(feature = "stock")]
     full_ml: u32,
 }
 
@@ -1008,9 +1039,13 @@ impl Plan {
             interval_ms: c.interval_ms,
             samples: c.samples,
             calibration: c.calibration,
+            #[cfg(feature = "stock")]
             container_cg: c.container_cg,
+            #[cfg(feature = "stock")]
             full_cg: c.full_cg,
+            #[cfg(feature = "stock")]
             low_centipct: c.low_centipct,
+            #[cfg(feature = "stock")]
             full_ml: c.full_ml,
         }
     }
@@ -1020,6 +1055,7 @@ impl Plan {
 pub const SCAN_MAX: usize = 8;
 
 /// A setup command that measures.
+#[cfg(feature = "guided-calibration")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Measure {
     Tare,
@@ -1028,6 +1064,7 @@ enum Measure {
     Calibrate(Option<i32>),
 }
 
+#[cfg(feature = "guided-calibration")]
 impl Measure {
     fn parse(line: &[u8]) -> Option<Measure> {
         match crate::config::trim(line) {

@@ -277,6 +277,7 @@ fn a_single_bad_frame_is_not_a_sensor_fault() {
 }
 
 #[test]
+#[cfg(feature = "stock")]
 fn amount_left_and_low_stock_alert() {
     let gw = ArticleGateway::start(0).unwrap();
     let mut cfg = config(gw.addr().port(), Format::Extended);
@@ -379,6 +380,7 @@ fn provisioning_valid_and_invalid_input() {
 /// Calibration from the setup connection: tare the empty scale, put a known mass on, and the
 /// node works out the scale factor itself; `weigh` checks it before committing.
 #[test]
+#[cfg(feature = "guided-calibration")]
 fn guided_calibration_in_setup_mode() {
     let gw = ArticleGateway::start(0).unwrap();
     let mut r = rig::<16>(None, setup_settings());
@@ -459,6 +461,7 @@ fn a_commit_that_cannot_be_stored_says_so() {
 /// `scan` in setup mode lists the networks the modem hears (the SoftAP keeps serving: the
 /// modem runs station + SoftAP), one line each, before its `OK`.
 #[test]
+#[cfg(feature = "scan")]
 fn setup_mode_scans_for_networks() {
     let mut r = rig::<16>(None, setup_settings());
     let mut phone = Phone::connect(&mut r);
@@ -512,4 +515,22 @@ fn boot_prefers_a_stored_configuration_and_never_runs_a_broken_one() {
     let mut r = rig_with::<16, _>(Some(built_in), setup_settings(), storage);
     assert!(r.run_until(2_000, |r| r.node.state() == State::Setup));
     assert!(r.run_until(5_000, |r| r.events.contains(&NodeEvent::SetupStarted)));
+}
+
+/// A firmware built without the optional setup commands says so, and a key of a left-out
+/// feature is unknown to it.
+#[test]
+#[cfg(not(any(feature = "scan", feature = "guided-calibration", feature = "stock")))]
+fn left_out_setup_commands_are_refused_by_name() {
+    let mut r = rig::<16>(None, setup_settings());
+    let mut phone = Phone::connect(&mut r);
+    for line in ["scan", "tare", "weigh", "calibrate=250"] {
+        assert_eq!(
+            phone.ask(&mut r, line),
+            "ERR not in this firmware",
+            "{line}"
+        );
+    }
+    assert_eq!(phone.ask(&mut r, "full_g=500"), "ERR unknown key");
+    assert_eq!(phone.ask(&mut r, "ssid=Lab"), "OK");
 }

@@ -2,10 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
+#[cfg(feature = "stock")]
+use scale_node::Setup;
 use scale_node::config::{CONFIG_MAX, LoadError};
 use scale_node::fmt::{LineBuf, parse_centi};
 use scale_node::telemetry::{AckParser, MAX_LINE, flags, format_line};
-use scale_node::{Format, Kind, NodeConfig, Reading, Setup, SetupReply};
+use scale_node::{Format, Kind, NodeConfig, Reading, SetupReply};
 
 #[test]
 fn centi_formatting() {
@@ -93,6 +95,7 @@ fn config_round_trip_and_corruption() {
 }
 
 #[test]
+#[cfg(feature = "stock")]
 fn setup_keeps_old_config_until_commit() {
     let old = full_config();
     let mut s = Setup::new(Some(&old));
@@ -229,6 +232,7 @@ fn build_time_settings_are_checked_like_setup_lines() {
 }
 
 #[test]
+#[cfg(feature = "stock")]
 fn every_setup_key_sets_its_own_field() {
     let mut c = NodeConfig::default();
     for (k, v) in [
