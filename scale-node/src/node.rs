@@ -432,6 +432,7 @@ where
     /// without them answers that they are not in it. `None`: an editing line.
     fn setup_command(&mut self, out: &mut LineBuf<80>) -> Option<SetupReply> {
         let line = crate::config::trim(self.setup_line.as_bytes());
+        #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
         let optional = rom!(b"\x04scan\x04tare\x05weigh")
             .position_in_list(line)
             .is_some()
@@ -445,7 +446,11 @@ where
             return Some(self.measuring_command(m, out));
         }
         let _ = &out;
-        optional.then_some(SetupReply::Err(rom!(b"not in this firmware")))
+        #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
+        if optional {
+            return Some(SetupReply::Err(rom!(b"not in this firmware")));
+        }
+        None
     }
 
     /// `scan`: one `AP <rssi> <channel> <open|secured> <ssid>` line per access point in range, strongest
@@ -741,7 +746,6 @@ where
     /// The "amount left" and volume readings and the low-stock alert that follow a weight
     /// (feature `stock`).
     #[cfg(feature = "stock")]
-    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn stock_readings(&mut self, cfg: &Plan, cg: i32, fl: u8, now: u32) {
         if cfg.full_cg > cfg.container_cg {
             let span = i64::from(cfg.full_cg) - i64::from(cfg.container_cg);
