@@ -4,9 +4,10 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-// constant text in program memory on AVR (see `esp_at::rom`)
+// constant text in program memory on AVR (see `esp_at::rom`); public for `build_settings!`
+#[doc(hidden)]
 #[macro_use]
-extern crate esp_at;
+pub extern crate esp_at;
 
 pub mod config;
 pub mod fmt;
@@ -24,3 +25,47 @@ pub use led::{BlinkCode, NoLed};
 pub use node::{Node, NodeEvent, NodeStats, Settings, State};
 pub use storage::{FlashSlot, NoStorage, RamStorage, SlotError};
 pub use telemetry::{Format, Kind, Reading};
+
+/// Apply the firmware's build-time configuration to a [`NodeConfig`], as setup mode would:
+/// the environment variables `SCALE_SSID`, `SCALE_PASSWORD`, `SCALE_HOST`, `SCALE_PORT`,
+/// `SCALE_SENSOR` (else the default given here), `SCALE_INTERVAL_MS`, `SCALE_SAMPLES`,
+/// `SCALE_FORMAT`, `SCALE_OFFSET` (`cal_offset`) and `SCALE_COUNTS_PER_GRAM`
+/// (`cal_counts_per_gram`), read when the firmware is compiled, then the whole is validated.
+/// `Err` names the first problem. The values stay in program memory on AVR (no RAM).
+///
+/// ```
+/// let mut cfg = scale_node::NodeConfig::default();
+/// // (in a firmware: built with SCALE_SSID=... SCALE_HOST=... in the environment)
+/// let r = scale_node::build_settings!(&mut cfg, "Scale.Kitchen");
+/// assert_eq!(cfg.sensor_id.as_str(), "Scale.Kitchen");
+/// assert_eq!(r.unwrap_err(), "ssid: 1-32 printable bytes"); // no SCALE_SSID here
+/// ```
+#[macro_export]
+macro_rules! build_settings {
+    ($cfg:expr, $default_sensor:literal) => {{
+        #[inline(never)]
+        fn apply(
+            cfg: &mut $crate::NodeConfig,
+        ) -> ::core::result::Result<(), $crate::esp_at::rom::Rom> {
+            use $crate::esp_at::{rom, rom_env};
+            cfg.set_rom(rom!(b"sensor"), rom!($default_sensor.as_bytes()))?;
+            $crate::build_settings!(@set cfg, b"ssid", "SCALE_SSID");
+            $crate::build_settings!(@set cfg, b"password", "SCALE_PASSWORD");
+            $crate::build_settings!(@set cfg, b"host", "SCALE_HOST");
+            $crate::build_settings!(@set cfg, b"port", "SCALE_PORT");
+            $crate::build_settings!(@set cfg, b"sensor", "SCALE_SENSOR");
+            $crate::build_settings!(@set cfg, b"interval_ms", "SCALE_INTERVAL_MS");
+            $crate::build_settings!(@set cfg, b"samples", "SCALE_SAMPLES");
+            $crate::build_settings!(@set cfg, b"format", "SCALE_FORMAT");
+            $crate::build_settings!(@set cfg, b"cal_offset", "SCALE_OFFSET");
+            $crate::build_settings!(@set cfg, b"cal_counts_per_gram", "SCALE_COUNTS_PER_GRAM");
+            cfg.validate()
+        }
+        apply($cfg)
+    }};
+    (@set $cfg:ident, $key:literal, $var:literal) => {
+        if let Some(v) = rom_env!($var) {
+            $cfg.set_rom(rom!($key), v)?;
+        }
+    };
+}

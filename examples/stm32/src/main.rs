@@ -187,21 +187,6 @@ impl embedded_io::Write for Serial {
     }
 }
 
-/// The build-time configuration: `SCALE_*` environment variables, as setup-mode settings.
-const BUILD_SETTINGS: &[(&str, Option<&str>)] = &[
-    ("ssid", option_env!("SCALE_SSID")),
-    ("password", option_env!("SCALE_PASSWORD")),
-    ("host", option_env!("SCALE_HOST")),
-    ("port", option_env!("SCALE_PORT")),
-    ("sensor", Some("Scale.Netduino")), // the default, unless:
-    ("sensor", option_env!("SCALE_SENSOR")),
-    ("interval_ms", option_env!("SCALE_INTERVAL_MS")),
-    ("samples", option_env!("SCALE_SAMPLES")),
-    ("format", option_env!("SCALE_FORMAT")),
-    ("cal_offset", option_env!("SCALE_OFFSET")),
-    ("cal_counts_per_gram", option_env!("SCALE_COUNTS_PER_GRAM")),
-];
-
 #[entry]
 fn main() -> ! {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
@@ -237,7 +222,11 @@ fn main() -> ! {
     let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0")
         && InputPin::is_low(&mut button).unwrap_or(false);
 
-    let config = NodeConfig::from_settings(BUILD_SETTINGS).ok();
+    // the build-time configuration (`SCALE_*`), checked as setup mode checks it
+    let mut config = NodeConfig::default();
+    let config = scale_node::build_settings!(&mut config, "Scale.Netduino")
+        .ok()
+        .map(|()| config);
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(
         Serial { tx },

@@ -3,4 +3,3 @@
 #![feature(abi_avr_interrupt)]
 
 pub mod board;
-pub mod settings;

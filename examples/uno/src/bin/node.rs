@@ -40,7 +40,9 @@ fn main() -> ! {
     // the build-time configuration, checked as setup mode checks it; setup mode unless it is
     // complete and valid
     let mut cfg = NodeConfig::default();
-    let build_config = scale_node_uno::settings::apply(&mut cfg).ok().map(|()| cfg);
+    let build_config = scale_node::build_settings!(&mut cfg, "Scale.Arduino")
+        .ok()
+        .map(|()| cfg);
     let mut node: Node<_, _, _, _, _, QUEUE> = Node::new(
         sensor,
         EspUplink::new(esp, false),

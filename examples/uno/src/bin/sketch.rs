@@ -96,7 +96,7 @@ fn main() -> ! {
     let mut clock = Millis::new();
 
     let mut cfg = NodeConfig::default();
-    let Ok(()) = scale_node_uno::settings::apply(&mut cfg) else {
+    let Ok(()) = scale_node::build_settings!(&mut cfg, "Scale.Arduino") else {
         // nothing to run with: blink "send error" for ever (see README.md for the variables)
         loop {
             let now = clock.now_ms();
