@@ -61,11 +61,14 @@ async fn main(_spawner: Spawner) {
     let button = Input::new(p.PIN_15, Pull::Up);
     let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0") && button.is_low();
 
-    // the build-time configuration (`SCALE_*`), checked as setup mode checks it
-    let mut config = NodeConfig::default();
-    let config = scale_node::build_settings!(&mut config, "Scale.Pico")
-        .ok()
-        .map(|()| config);
+    // the build-time configuration (`SCALE_*`), checked as setup mode checks it (in a block:
+    // the draft is not kept in the task's state)
+    let config = {
+        let mut c = NodeConfig::default();
+        scale_node::build_settings!(&mut c, "Scale.Pico")
+            .ok()
+            .map(|()| c)
+    };
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp =
         esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());

@@ -222,11 +222,14 @@ fn main() -> ! {
     let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0")
         && InputPin::is_low(&mut button).unwrap_or(false);
 
-    // the build-time configuration (`SCALE_*`), checked as setup mode checks it
-    let mut config = NodeConfig::default();
-    let config = scale_node::build_settings!(&mut config, "Scale.Netduino")
-        .ok()
-        .map(|()| config);
+    // the build-time configuration (`SCALE_*`), checked as setup mode checks it (in a block:
+    // the draft is not kept in the task's state)
+    let config = {
+        let mut c = NodeConfig::default();
+        scale_node::build_settings!(&mut c, "Scale.Netduino")
+            .ok()
+            .map(|()| c)
+    };
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(
         Serial { tx },
