@@ -197,6 +197,7 @@ where
     /// environment variables); with neither, or with `force_setup` (a setup button held at
     /// boot), the node starts in setup mode.
     #[allow(clippy::too_many_arguments)] // each is a separate resource the node owns
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn new(
         sensor: S,
         uplink: U,
