@@ -22,7 +22,7 @@ pub mod telemetry;
 pub use config::{NodeConfig, Setup, SetupReply};
 pub use hal::{Clock, EspUplink, Fault, Sensor, Uplink};
 pub use led::{BlinkCode, NoLed};
-pub use node::{Node, NodeEvent, NodeStats, Settings, State};
+pub use node::{Node, NodeEvent, NodeStats, Settings, State, reached};
 pub use storage::{FlashSlot, NoStorage, RamStorage, SlotError};
 pub use telemetry::{Format, Kind, Reading};
 

@@ -144,8 +144,10 @@ fn remove_at<T, const N: usize>(v: &mut Vec<T, N>, idx: usize) -> Option<T> {
     v.pop()
 }
 
+/// `now` is at or after `deadline`, both [`Clock`] milliseconds that wrap (deadlines up to 24.8
+/// days ahead).
 #[inline]
-pub(crate) fn reached(now: u32, deadline: u32) -> bool {
+pub fn reached(now: u32, deadline: u32) -> bool {
     now.wrapping_sub(deadline) < 0x8000_0000
 }
 

@@ -9,18 +9,10 @@ use embedded_io::Write;
 use panic_halt as _;
 use scale_node_uno::board::{self, Delay, Serial};
 
-fn write_num(s: &mut impl Write, mut v: usize) {
-    let mut digits = [0u8; 5];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 || i == 0 {
-            break;
-        }
-    }
-    let _ = s.write_all(&digits[i..]);
+fn write_num(s: &mut impl Write, v: usize) {
+    let mut digits = [0u8; 10];
+    let n = esp_at::decimal(v as u32, &mut digits);
+    let _ = s.write_all(digits.get(..n).unwrap_or(&[]));
 }
 
 #[avr_device::entry]

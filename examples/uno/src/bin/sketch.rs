@@ -17,14 +17,14 @@
 #![no_main]
 
 use embedded_hal::delay::DelayNs;
-use esp_at::{Link, NoPin, Transport};
+use esp_at::NoPin;
 use hx711::filter::{Estimator, Window};
 use hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
 use scale_node::fmt::LineBuf;
 use scale_node::led::{BlinkCode, Blinker};
 use scale_node::telemetry::{Kind, MAX_LINE, Reading, format_line};
-use scale_node::{Clock, NodeConfig};
+use scale_node::{Clock, EspUplink, NodeConfig, Uplink, reached};
 
 use scale_node_uno::board::{self, Delay, Millis, PortB, PortD, Serial};
 
@@ -34,12 +34,7 @@ const RX: usize = 128;
 const RESTART_AFTER: u8 = 3;
 
 type Scale = Hx711<PortB<1>, PortB<0>, Delay>;
-type Esp = esp_at::EspAt<Serial, Delay, NoPin, RX>;
-
-/// `now` is at or after `deadline` (wrapping milliseconds).
-fn reached(now: u32, deadline: u32) -> bool {
-    now.wrapping_sub(deadline) < 0x8000_0000
-}
+type Link = EspUplink<Serial, Delay, NoPin, RX>;
 
 /// The median of `n` settled conversions, raw; `None` when the chip does not answer (every read
 /// is bounded by the driver's deadline).
@@ -54,28 +49,16 @@ fn weigh(hx: &mut Scale, n: u8) -> Option<i32> {
 
 /// Join, connect (each only when needed) and send one line.
 #[inline(never)]
-fn deliver(
-    esp: &mut Esp,
-    link: &mut Option<Link>,
-    cfg: &NodeConfig,
-    line: &[u8],
-) -> Result<(), BlinkCode> {
-    if !esp.wifi_state().got_ip {
-        *link = None;
-        esp.join(&cfg.ssid, &cfg.password)
+fn deliver(link: &mut Link, cfg: &NodeConfig, line: &[u8]) -> Result<(), BlinkCode> {
+    if !link.is_joined() {
+        link.join(&cfg.ssid, &cfg.password)
             .map_err(|_| BlinkCode::JoinRetry)?;
     }
-    let l = match *link {
-        Some(l) if esp.is_open(l) => l,
-        _ => {
-            let l = esp
-                .connect(Transport::Tcp, &cfg.host, cfg.port)
-                .map_err(|_| BlinkCode::SendError)?;
-            *link = Some(l);
-            l
-        }
-    };
-    esp.send(l, line).map_err(|_| BlinkCode::SendError)
+    if !link.is_connected() {
+        link.connect(&cfg.host, cfg.port)
+            .map_err(|_| BlinkCode::SendError)?;
+    }
+    link.send(line).map_err(|_| BlinkCode::SendError)
 }
 
 #[avr_device::entry]
@@ -107,14 +90,16 @@ fn main() -> ! {
         }
     };
     let mut hx: Scale = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
-    let mut esp: Esp = esp_at::EspAt::new(serial, Delay, esp_at::Config::default());
+    let mut link: Link = EspUplink::new(
+        esp_at::EspAt::new(serial, Delay, esp_at::Config::default()),
+        false,
+    );
     if !cfg.calibrated
         && let Some(zero) = weigh(&mut hx, 5)
     {
         cfg.calibration.set_offset(zero);
     }
 
-    let mut link: Option<Link> = None;
     let mut failures = 0u8;
     let mut seq = 0u32;
     let mut line: LineBuf<MAX_LINE> = LineBuf::new();
@@ -127,7 +112,7 @@ fn main() -> ! {
             if reached(now, next) {
                 break;
             }
-            let _ = esp.poll();
+            let _ = link.poll();
             Delay.delay_ms(5);
         }
         let now = clock.now_ms();
@@ -153,8 +138,8 @@ fn main() -> ! {
         };
         seq = seq.wrapping_add(1);
         format_line(&reading, &cfg.sensor_id, cfg.format, 0, &mut line);
-        let was_up = link.is_some_and(|l| esp.is_open(l));
-        match deliver(&mut esp, &mut link, &cfg, line.as_bytes()) {
+        let was_up = link.is_connected();
+        match deliver(&mut link, &cfg, line.as_bytes()) {
             Ok(()) => {
                 #[cfg(feature = "stack-report")]
                 report.send();
@@ -168,8 +153,7 @@ fn main() -> ! {
                 failures += 1;
                 if failures >= RESTART_AFTER {
                     failures = 0;
-                    link = None;
-                    let _ = esp.restart();
+                    let _ = link.reset();
                 }
             }
         }
