@@ -250,7 +250,12 @@ use crate::math::div_round_i64 as div_round;
 
 /// CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): check value 0x29B1 for `"123456789"`.
 pub fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0xFFFF;
+    crc16_update(0xFFFF, data)
+}
+
+/// Continue a [`crc16`] over more bytes: `crc16_update(crc16(a), b)` is the CRC of `a` then
+/// `b` (start from `0xFFFF`), for data that is never all in memory at once.
+pub fn crc16_update(mut crc: u16, data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= u16::from(byte) << 8;
         for _ in 0..8 {

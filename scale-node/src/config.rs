@@ -1,18 +1,25 @@
 //! The node's configuration: what the user provisions (never compiled in), its persistent
 //! form, and the setup-mode line protocol that edits it.
 
+use embedded_storage::{ReadStorage, Storage};
 use esp_at::rom::Rom;
 use heapless::String;
 use hx711::Calibration;
-use hx711::calibration::crc16;
+use hx711::calibration::crc16_update;
+
+use crate::fmt::LineBuf;
 
 use crate::fmt::{parse_centi, parse_i32, parse_u32};
 use crate::telemetry::Format;
 
-/// Bytes reserved for the stored configuration.
-pub const CONFIG_MAX: usize = 256;
+/// Bytes reserved for the stored configuration (the longest record is 298 bytes).
+pub const CONFIG_MAX: usize = 320;
 const MAGIC: [u8; 2] = *b"SN";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Ends the entries of a stored record.
+const END: u8 = 0xFF;
+/// The entry of the calibration (after the setup keys).
+const CAL_ENTRY: u8 = 14;
 
 /// Everything the node needs to run.
 // In declaration order (`repr(C)`), numbers first and strings last: an AVR reaches the first 64
@@ -85,90 +92,130 @@ pub enum LoadError {
     Invalid,
 }
 
-struct W<'a> {
-    buf: &'a mut [u8; CONFIG_MAX],
-    len: usize,
-}
-
-impl W<'_> {
-    fn put(&mut self, b: &[u8]) {
-        for &x in b {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = x;
-            }
-            self.len += 1;
-        }
-    }
-    fn string(&mut self, s: &str) {
-        self.put(&[s.len() as u8]);
-        self.put(s.as_bytes());
-    }
-}
-
-struct R<'a> {
-    buf: &'a [u8],
+/// Writes a record piece by piece, keeping its CRC; the first failed write sticks.
+struct Out<'a> {
+    put: &'a mut dyn FnMut(usize, &[u8]) -> bool,
     pos: usize,
+    crc: u16,
+    ok: bool,
 }
 
-impl R<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], LoadError> {
-        let s = self
-            .buf
-            .get(self.pos..self.pos + n)
-            .ok_or(LoadError::Invalid)?;
-        self.pos += n;
-        Ok(s)
+impl Out<'_> {
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn put(&mut self, bytes: &[u8]) {
+        if self.ok {
+            self.ok = (self.put)(self.pos, bytes);
+        }
+        self.crc = crc16_update(self.crc, bytes);
+        self.pos += bytes.len();
     }
-    fn u8(&mut self) -> Result<u8, LoadError> {
-        self.take(1)?.first().copied().ok_or(LoadError::Invalid)
-    }
-    fn u16(&mut self) -> Result<u16, LoadError> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn i32(&mut self) -> Result<i32, LoadError> {
-        let b = self.take(4)?;
-        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn string_into<const N: usize>(&mut self, dst: &mut String<N>) -> Result<(), LoadError> {
-        let n = usize::from(self.u8()?);
-        let bytes = self.take(n)?;
-        let s = esp_at::escape::utf8(bytes).ok_or(LoadError::Invalid)?;
-        dst.clear();
-        dst.push_str(s).map_err(|_| LoadError::Invalid)
+}
+
+/// The stored entries this firmware understands: the setup keys that hold a value (not the
+/// calibration helpers `cal_offset` and `cal_counts_per_gram`, which the calibration entry
+/// replaces) and the calibration. Others (from a newer firmware, or the stock fields in one
+/// built without the feature `stock`, which neither sets nor uses them) are skipped.
+fn stored_entry(i: u8) -> bool {
+    match i {
+        7 | 8 => false,
+        9..=12 => cfg!(feature = "stock"),
+        _ => i <= CAL_ENTRY,
     }
 }
 
 impl NodeConfig {
-    /// Serialize: magic, version, length, fields, CRC-16.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
+    /// Serialize into `buf` (see [`save`](Self::save) for the format); returns the length.
     pub fn to_bytes(&self, buf: &mut [u8; CONFIG_MAX]) -> usize {
-        let mut w = W { buf, len: 0 };
-        w.put(&MAGIC);
-        w.put(&[VERSION, 0]);
-        w.string(&self.ssid);
-        w.string(&self.password);
-        w.string(&self.host);
-        w.put(&self.port.to_le_bytes());
-        w.string(&self.sensor_id);
-        w.put(&self.interval_ms.to_le_bytes());
-        w.put(&[
-            self.samples,
-            u8::from(self.calibrated),
-            matches!(self.format, Format::Extended) as u8,
-        ]);
-        w.put(&self.calibration.to_bytes());
-        w.put(&self.container_cg.to_le_bytes());
-        w.put(&self.full_cg.to_le_bytes());
-        w.put(&self.low_centipct.to_le_bytes());
-        w.put(&self.full_ml.to_le_bytes());
-        let len = w.len;
-        if let Some(l) = w.buf.get_mut(3) {
-            *l = (len - 4) as u8;
+        self.encode(&mut |at, bytes| {
+            buf.get_mut(at..at + bytes.len())
+                .map(|dst| dst.copy_from_slice(bytes))
+                .is_some()
+        })
+        .unwrap_or(0)
+    }
+
+    /// Write this configuration to `storage` at offset 0 in one write (through a buffer of
+    /// [`CONFIG_MAX`] bytes on the stack: one erase of a flash page).
+    ///
+    /// The record: `SN`, version 2, then one entry per field (its setup-key number, a length
+    /// byte, the value as setup mode reads it; the calibration as offset, multiplier and
+    /// shift, little-endian, and a calibrated flag), `0xFF`, and a CRC-16 of all that.
+    /// Loading puts every entry through the same checks as a setup line. A record cut short
+    /// by a reset fails its CRC and is ignored.
+    pub fn save<S: Storage>(&self, storage: &mut S) -> Result<(), S::Error> {
+        let mut buf = [0u8; CONFIG_MAX];
+        let n = self.to_bytes(&mut buf);
+        storage.write(0, buf.get(..n).unwrap_or(&[]))
+    }
+
+    /// [`save`](Self::save) entry by entry, without the buffer: for storage written in place
+    /// byte by byte (an EEPROM) on a small stack. The node uses it on 16-bit targets (AVR).
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn save_in_place<S: Storage>(&self, storage: &mut S) -> Result<(), S::Error> {
+        let mut err = None;
+        self.encode(&mut |at, bytes| match storage.write(at as u32, bytes) {
+            Ok(()) => true,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        let crc = crc16(w.buf.get(..len).unwrap_or(&[]));
-        w.put(&crc.to_le_bytes());
-        w.len
+    }
+
+    /// The record through `put(offset, bytes)`; its length, `None` when a write failed.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn encode(&self, put: &mut dyn FnMut(usize, &[u8]) -> bool) -> Option<usize> {
+        let mut o = Out {
+            put,
+            pos: 0,
+            crc: 0xFFFF,
+            ok: true,
+        };
+        o.put(&MAGIC);
+        o.put(&[VERSION]);
+        for i in 0..=CAL_ENTRY {
+            let mut v: LineBuf<80> = LineBuf::new();
+            if stored_entry(i) && self.entry(i, &mut v) {
+                let b = v.as_bytes();
+                o.put(&[i, b.len() as u8]);
+                o.put(b);
+            }
+        }
+        o.put(&[END]);
+        let crc = o.crc.to_le_bytes();
+        o.put(&crc);
+        o.ok.then_some(o.pos)
+    }
+
+    /// The stored value of entry `i` (as [`set`](Self::set) takes it); `false` to leave it out.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn entry(&self, i: u8, v: &mut LineBuf<80>) -> bool {
+        match i {
+            0 => v.push(self.ssid.as_bytes()),
+            1 => v.push(self.password.as_bytes()),
+            2 => v.push(self.host.as_bytes()),
+            3 => v.push_u32(u32::from(self.port)),
+            4 => v.push(self.sensor_id.as_bytes()),
+            5 => v.push_u32(self.interval_ms),
+            6 => v.push_u32(u32::from(self.samples)),
+            9 if self.container_cg != 0 => v.push_centi(self.container_cg),
+            10 if self.full_cg != 0 => v.push_centi(self.full_cg),
+            11 if self.full_ml != 0 => v.push_u32(self.full_ml),
+            12 if self.low_centipct != 0 => v.push_centi(self.low_centipct),
+            13 if self.format == Format::Classic => v.push_rom(rom!(b"classic")),
+            CAL_ENTRY => {
+                let c = &self.calibration;
+                v.push(&c.offset.to_le_bytes())
+                    .push(&c.mul.to_le_bytes())
+                    .push(&[c.shift, u8::from(self.calibrated)])
+            }
+            _ => return false,
+        };
+        true
     }
 
     /// Parse what [`to_bytes`](Self::to_bytes) wrote.
@@ -178,63 +225,125 @@ impl NodeConfig {
         Ok(cfg)
     }
 
-    /// Check the framing of what [`to_bytes`](Self::to_bytes) wrote (magic, version, length,
-    /// CRC) without reading the fields; returns the body.
-    pub fn check_bytes(bytes: &[u8]) -> Result<&[u8], LoadError> {
-        if bytes.get(..2) != Some(&MAGIC[..]) {
-            return Err(LoadError::Empty);
-        }
-        if bytes.get(2) != Some(&VERSION) {
-            return Err(LoadError::Version);
-        }
-        let body_len = usize::from(*bytes.get(3).ok_or(LoadError::Invalid)?) + 4;
-        let body = bytes.get(..body_len).ok_or(LoadError::Invalid)?;
-        let crc = bytes
-            .get(body_len..body_len + 2)
-            .ok_or(LoadError::Invalid)?;
-        if crc16(body).to_le_bytes() != [crc[0], crc[1]] {
-            return Err(LoadError::Crc);
-        }
-        Ok(body)
+    /// Check the framing of what [`to_bytes`](Self::to_bytes) wrote (magic, version, entry
+    /// lengths, CRC) without reading the fields; returns the record's length.
+    pub fn check_bytes(bytes: &[u8]) -> Result<usize, LoadError> {
+        walk(&mut slice_reader(bytes), None)
     }
 
     /// Replace this configuration, in place, with what [`to_bytes`](Self::to_bytes) wrote.
     /// Bytes that fail [`check_bytes`](Self::check_bytes) leave it as it was; fields that do
     /// not validate despite a good CRC leave it at the defaults.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn load(&mut self, bytes: &[u8]) -> Result<(), LoadError> {
-        let body = Self::check_bytes(bytes)?;
+        self.load_with(&mut slice_reader(bytes))
+    }
+
+    /// [`load`](Self::load) from `storage` at offset 0, entry by entry (what
+    /// [`save`](Self::save) wrote; no buffer of the whole record).
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn load_from<S: ReadStorage>(&mut self, storage: &mut S) -> Result<(), LoadError> {
+        self.load_with(&mut |at, buf| storage.read(at as u32, buf).is_ok())
+    }
+
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn load_with(
+        &mut self,
+        read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
+    ) -> Result<(), LoadError> {
+        // check everything before touching anything, then read the entries again
+        walk(read, None)?;
         *self = NodeConfig::default();
-        let r = self.read_fields(body);
+        let r =
+            walk(read, Some(self)).and_then(|_| self.validate().map_err(|_| LoadError::Invalid));
         if r.is_err() {
             *self = NodeConfig::default();
         }
         r
     }
 
-    fn read_fields(&mut self, body: &[u8]) -> Result<(), LoadError> {
-        // read in place: no second copy of the strings on the stack
-        let mut r = R { buf: body, pos: 4 };
-        r.string_into(&mut self.ssid)?;
-        r.string_into(&mut self.password)?;
-        r.string_into(&mut self.host)?;
-        self.port = r.u16()?;
-        r.string_into(&mut self.sensor_id)?;
-        self.interval_ms = r.i32()? as u32;
-        self.samples = r.u8()?;
-        self.calibrated = r.u8()? != 0;
-        if r.u8()? == 0 {
-            self.format = Format::Classic;
+    /// Set field `i` from its stored value.
+    fn set_entry(&mut self, i: u8, value: &[u8]) -> Result<(), LoadError> {
+        if i != CAL_ENTRY {
+            return self.set_field(i, value).map_err(|_| LoadError::Invalid);
         }
-        self.calibration = Calibration::from_bytes(r.take(Calibration::ENCODED_LEN)?)
-            .map_err(|_| LoadError::Invalid)?;
-        self.container_cg = r.i32()?;
-        self.full_cg = r.i32()?;
-        self.low_centipct = r.i32()?;
-        self.full_ml = r.i32()? as u32;
-        self.validate().map_err(|_| LoadError::Invalid)
+        let &[o0, o1, o2, o3, m0, m1, m2, m3, shift, calibrated] = value else {
+            return Err(LoadError::Invalid);
+        };
+        let mul = i32::from_le_bytes([m0, m1, m2, m3]);
+        if mul == 0 || shift > 62 {
+            return Err(LoadError::Invalid);
+        }
+        self.calibration = Calibration {
+            offset: i32::from_le_bytes([o0, o1, o2, o3]),
+            mul,
+            shift,
+        };
+        self.calibrated = calibrated != 0;
+        Ok(())
     }
+}
 
+fn slice_reader(bytes: &[u8]) -> impl FnMut(usize, &mut [u8]) -> bool + '_ {
+    move |at, buf| {
+        bytes
+            .get(at..at + buf.len())
+            .map(|src| buf.copy_from_slice(src))
+            .is_some()
+    }
+}
+
+/// Go through a stored record: check its framing and CRC (`apply` = `None`), or set the
+/// fields of `apply` from its entries. Returns the record's length.
+fn walk(
+    read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
+    mut apply: Option<&mut NodeConfig>,
+) -> Result<usize, LoadError> {
+    let mut head = [0u8; 3];
+    if !read(0, &mut head) || head[..2] != MAGIC {
+        return Err(LoadError::Empty);
+    }
+    if head[2] != VERSION {
+        return Err(LoadError::Version);
+    }
+    let mut crc = crc16_update(0xFFFF, &head);
+    let mut pos = head.len();
+    // the longest value this firmware stores is 64 bytes (a password)
+    let mut value = [0u8; 64];
+    loop {
+        // an entry header, or the end mark and the CRC
+        let mut h = [0u8; 2];
+        if pos + h.len() > CONFIG_MAX || !read(pos, &mut h) {
+            return Err(LoadError::Invalid);
+        }
+        if h[0] == END {
+            crc = crc16_update(crc, &h[..1]);
+            let mut stored = [0u8; 2];
+            if pos + 3 > CONFIG_MAX || !read(pos + 1, &mut stored) {
+                return Err(LoadError::Invalid);
+            }
+            if crc.to_le_bytes() != stored {
+                return Err(LoadError::Crc);
+            }
+            return Ok(pos + 3);
+        }
+        let len = usize::from(h[1]);
+        let Some(v) = value.get_mut(..len) else {
+            return Err(LoadError::Invalid);
+        };
+        if pos + 2 + len > CONFIG_MAX || !read(pos + 2, v) {
+            return Err(LoadError::Invalid);
+        }
+        crc = crc16_update(crc16_update(crc, &h), v);
+        if let Some(cfg) = apply.as_deref_mut()
+            && stored_entry(h[0])
+        {
+            cfg.set_entry(h[0], v)?;
+        }
+        pos += 2 + len;
+    }
+}
+
+impl NodeConfig {
     /// A configuration from `(key, value)` settings, as firmware gets them from build-time
     /// environment variables (`option_env!`): the defaults, then every setting that is
     /// `Some`, in order, each checked as setup mode checks it ([`set`](Self::set)), then the
@@ -298,19 +407,22 @@ impl NodeConfig {
     /// Whether the configuration is complete and consistent.
     #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn validate(&self) -> Result<(), Rom> {
-        esp_at::escape::check_ssid(&self.ssid).map_err(|_| rom!(b"ssid: 1-32 printable bytes"))?;
-        esp_at::escape::check_password(&self.password)
-            .map_err(|_| rom!(b"password: empty or 8-64 printable bytes"))?;
+        esp_at::escape::check_ssid(&self.ssid).map_err(|_| E_SSID)?;
+        esp_at::escape::check_password(&self.password).map_err(|_| E_PASSWORD)?;
         check_host(&self.host)?;
         check_sensor(&self.sensor_id)?;
         if self.port == 0 {
-            return Err(rom!(b"port: 1-65535"));
+            return Err(E_PORT);
         }
         if !(1..=32).contains(&self.samples) {
-            return Err(rom!(b"samples: 1-32"));
+            return Err(E_SAMPLES);
         }
-        if self.interval_ms < 10 {
-            return Err(rom!(b"interval_ms: at least 10"));
+        // (at most nine digits: what setup mode reads and storage writes)
+        if self.interval_ms < 10 || self.interval_ms > 999_999_999 {
+            return Err(E_INTERVAL);
+        }
+        if self.full_ml > 999_999_999 {
+            return Err(E_FULL_ML);
         }
         if self.full_cg != 0 && self.full_cg <= self.container_cg {
             return Err(rom!(b"full must be heavier than container"));
@@ -430,19 +542,28 @@ impl NodeConfig {
     /// checks it (the value is taken as it is, spaces included). `Err` says why.
     #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), Rom> {
+        match KEYS.position_in_list(key) {
+            Some(i) => self.set_field(i, value),
+            None => Err(rom!(b"unknown key")),
+        }
+    }
+
+    /// [`set`](Self::set) by the key's number in [`KEYS`].
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn set_field(&mut self, key: u8, value: &[u8]) -> Result<(), Rom> {
         let Some(text) = esp_at::escape::utf8(value) else {
             return Err(rom!(b"value is not UTF-8"));
         };
         let d = self;
-        let r: Result<(), Rom> = match KEYS.position_in_list(key) {
-            Some(0) /* ssid */ => esp_at::escape::check_ssid(text)
-                .map_err(|_| rom!(b"ssid: 1-32 printable bytes"))
+        let r: Result<(), Rom> = match key {
+            0 /* ssid */ => esp_at::escape::check_ssid(text)
+                .map_err(|_| E_SSID)
                 .and_then(|()| set_str(&mut d.ssid, text)),
-            Some(1) /* password */ => esp_at::escape::check_password(text)
-                .map_err(|_| rom!(b"password: empty or 8-64 printable bytes"))
+            1 /* password */ => esp_at::escape::check_password(text)
+                .map_err(|_| E_PASSWORD)
                 .and_then(|()| set_str(&mut d.password, text)),
-            Some(2) /* host */ => check_host(text).and_then(|()| set_str(&mut d.host, text)),
-            Some(3) /* port */ => match parse_u32(value)
+            2 /* host */ => check_host(text).and_then(|()| set_str(&mut d.host, text)),
+            3 /* port */ => match parse_u32(value)
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|&p| p > 0)
             {
@@ -450,24 +571,24 @@ impl NodeConfig {
                     d.port = p;
                     Ok(())
                 }
-                None => Err(rom!(b"port: 1-65535")),
+                None => Err(E_PORT),
             },
-            Some(4) /* sensor */ => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
-            Some(5) /* interval_ms */ => match parse_u32(value).filter(|&v| v >= 10) {
+            4 /* sensor */ => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
+            5 /* interval_ms */ => match parse_u32(value).filter(|&v| v >= 10) {
                 Some(v) => {
                     d.interval_ms = v;
                     Ok(())
                 }
-                None => Err(rom!(b"interval_ms: at least 10")),
+                None => Err(E_INTERVAL),
             },
-            Some(6) /* samples */ => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
+            6 /* samples */ => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
                 Some(v) => {
                     d.samples = v as u8;
                     Ok(())
                 }
-                None => Err(rom!(b"samples: 1-32")),
+                None => Err(E_SAMPLES),
             },
-            Some(7) /* cal_offset */ => match parse_i32(value) {
+            7 /* cal_offset */ => match parse_i32(value) {
                 Some(v) => {
                     d.calibration.offset = v;
                     d.calibrated = true;
@@ -476,7 +597,7 @@ impl NodeConfig {
                 None => Err(rom!(b"cal_offset: an integer")),
             },
             // counts per gram, up to two decimals (the Arduino libraries' set_scale factor)
-            Some(8) /* cal_counts_per_gram */ => match parse_centi(value).filter(|&v| v != 0) {
+            8 /* cal_counts_per_gram */ => match parse_centi(value).filter(|&v| v != 0) {
                 Some(cpg_x100) => {
                     let off = d.calibration.offset;
                     match Calibration::from_known_mass(off, off.saturating_add(cpg_x100), 10_000) {
@@ -492,27 +613,27 @@ impl NodeConfig {
                 None => Err(rom!(b"cal_counts_per_gram: a non-zero number")),
             },
             #[cfg(feature = "stock")]
-            Some(9) /* container_g */ => parse_centi(value)
+            9 /* container_g */ => parse_centi(value)
                 .map(|v| d.container_cg = v)
                 .ok_or(rom!(b"container_g: grams")),
             #[cfg(feature = "stock")]
-            Some(10) /* full_g */ => parse_centi(value)
+            10 /* full_g */ => parse_centi(value)
                 .map(|v| d.full_cg = v)
                 .ok_or(rom!(b"full_g: grams")),
             #[cfg(feature = "stock")]
-            Some(11) /* full_ml */ => match parse_u32(value) {
+            11 /* full_ml */ => match parse_u32(value) {
                 Some(v) => {
                     d.full_ml = v;
                     Ok(())
                 }
-                None => Err(rom!(b"full_ml: millilitres")),
+                None => Err(E_FULL_ML),
             },
             #[cfg(feature = "stock")]
-            Some(12) /* low_percent */ => parse_centi(value)
+            12 /* low_percent */ => parse_centi(value)
                 .filter(|v| (0..=10_000).contains(v))
                 .map(|v| d.low_centipct = v)
                 .ok_or(rom!(b"low_percent: 0-100")),
-            Some(13) /* format */ => match value {
+            13 /* format */ => match value {
                 b"classic" => {
                     d.format = Format::Classic;
                     Ok(())
@@ -528,6 +649,14 @@ impl NodeConfig {
         r
     }
 }
+
+/// Messages used in more than one place (one copy in program memory).
+const E_SSID: Rom = rom!(b"ssid: 1-32 printable bytes");
+const E_PASSWORD: Rom = rom!(b"password: empty or 8-64 printable bytes");
+const E_PORT: Rom = rom!(b"port: 1-65535");
+const E_SAMPLES: Rom = rom!(b"samples: 1-32");
+const E_INTERVAL: Rom = rom!(b"interval_ms: 10-999999999");
+const E_FULL_ML: Rom = rom!(b"full_ml: 0-999999999 millilitres");
 
 /// The setup keys, each after its length byte, in the order [`NodeConfig::set`] numbers them:
 /// one table and one loop instead of a comparison per key (a kilobyte of AVR code).

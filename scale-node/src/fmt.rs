@@ -124,8 +124,7 @@ pub fn parse_centi(s: &[u8]) -> Option<i32> {
         f += u32::from(d - b'0') * if k == 0 { 10 } else { 1 };
     }
     let v = i64::from(i) * 100 + i64::from(f);
-    let v = i32::try_from(v).ok()?;
-    Some(if neg { -v } else { v })
+    i32::try_from(if neg { -v } else { v }).ok()
 }
 
 /// Parse an unsigned decimal integer (no sign, no spaces, at most 9 digits).

@@ -5,7 +5,7 @@ use embedded_storage::Storage;
 use heapless::Vec;
 use hx711::filter::{Estimator, Window};
 
-use crate::config::{CONFIG_MAX, NodeConfig, SetupReply};
+use crate::config::{LoadError, NodeConfig, SetupReply};
 use crate::fmt::LineBuf;
 use crate::hal::{Clock, Fault, Sensor, Uplink};
 use crate::led::{BlinkCode, Blinker};
@@ -376,14 +376,21 @@ where
     /// Load the stored configuration in place; `false` (and the configuration untouched)
     /// when the storage holds none.
     fn load_stored(&mut self) -> bool {
-        let mut buf = [0u8; CONFIG_MAX];
-        if self.storage.read(0, &mut buf).is_err() || NodeConfig::check_bytes(&buf).is_err() {
-            return false;
-        }
-        self.config
+        // read in place, entry by entry: no copy of the record or the configuration on the stack
+        let had = self.config.is_some();
+        let r = self
+            .config
             .get_or_insert_with(NodeConfig::default)
-            .load(&buf)
-            .is_ok()
+            .load_from(&mut self.storage);
+        if matches!(
+            r,
+            Err(LoadError::Empty | LoadError::Version | LoadError::Crc)
+        ) && !had
+        {
+            // nothing there: no configuration, as before
+            self.config = None;
+        }
+        r.is_ok()
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
@@ -598,13 +605,12 @@ where
             self.setup_line.clear();
             // store before answering: "committed" means it survives a reset
             let stored = match (&reply, self.config.as_ref()) {
-                (SetupReply::Committed, Some(cfg)) => {
-                    let mut bytes = [0u8; CONFIG_MAX];
-                    let len = cfg.to_bytes(&mut bytes);
-                    self.storage
-                        .write(0, bytes.get(..len).unwrap_or(&[]))
-                        .is_ok()
+                // an 8-bit MCU has the stack for no copy of the record (its EEPROM is written
+                // in place); elsewhere one write, one erase of a flash page
+                (SetupReply::Committed, Some(cfg)) if cfg!(target_pointer_width = "16") => {
+                    cfg.save_in_place(&mut self.storage).is_ok()
                 }
+                (SetupReply::Committed, Some(cfg)) => cfg.save(&mut self.storage).is_ok(),
                 _ => true,
             };
             let mut out: LineBuf<80> = LineBuf::new();

@@ -28,6 +28,9 @@ fn centi_formatting() {
     assert_eq!(parse_centi(b"7"), Some(700));
     assert_eq!(parse_centi(b"1.234"), None);
     assert_eq!(parse_centi(b"x"), None);
+    // every value formats to text that parses back, the most negative too
+    assert_eq!(parse_centi(b"-21474836.48"), Some(i32::MIN));
+    assert_eq!(parse_centi(b"21474836.48"), None);
 }
 
 proptest! {
@@ -72,9 +75,10 @@ fn full_config() -> NodeConfig {
         password: "pass\\word,1".try_into().unwrap(),
         host: "gateway.local".try_into().unwrap(),
         sensor_id: "Scale.Arduino".try_into().unwrap(),
-        full_cg: 100_000,
-        container_cg: 5_000,
-        low_centipct: 1500,
+        // the stock fields are set, stored and loaded only with the feature `stock`
+        full_cg: if cfg!(feature = "stock") { 100_000 } else { 0 },
+        container_cg: if cfg!(feature = "stock") { 5_000 } else { 0 },
+        low_centipct: if cfg!(feature = "stock") { 1500 } else { 0 },
         ..NodeConfig::default()
     }
 }
@@ -281,6 +285,128 @@ fn every_setup_key_sets_its_own_field() {
     assert_eq!(c.set(b"ssid2", b"x").unwrap_err(), "unknown key");
     assert_eq!(c.set(b"ssi", b"x").unwrap_err(), "unknown key");
     assert_eq!(c.set(b"", b"x").unwrap_err(), "unknown key");
+}
+
+/// A version-2 record from raw entries, with its CRC.
+fn record(entries: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut r = b"SN\x02".to_vec();
+    for (i, v) in entries {
+        r.push(*i);
+        r.push(v.len() as u8);
+        r.extend_from_slice(v);
+    }
+    r.push(0xFF);
+    let crc = hx711::calibration::crc16(&r);
+    r.extend_from_slice(&crc.to_le_bytes());
+    r
+}
+
+#[test]
+fn the_record_written_in_place_is_the_record() {
+    use scale_node::RamStorage;
+    // the longest record: every string at its limit, every number at its widest
+    let c = NodeConfig {
+        ssid: "s".repeat(32).as_str().try_into().unwrap(),
+        password: "p".repeat(64).as_str().try_into().unwrap(),
+        host: "h".repeat(64).as_str().try_into().unwrap(),
+        sensor_id: "i".repeat(32).as_str().try_into().unwrap(),
+        port: 65_535,
+        interval_ms: 999_999_999,
+        samples: 32,
+        container_cg: i32::MIN,
+        full_cg: i32::MAX,
+        full_ml: 999_999_999,
+        low_centipct: 10_000,
+        format: Format::Classic,
+        calibrated: true,
+        calibration: hx711::Calibration {
+            offset: -8_388_608,
+            mul: i32::MIN,
+            shift: 62,
+        },
+    };
+    let mut buf = [0u8; CONFIG_MAX];
+    let n = c.to_bytes(&mut buf);
+    #[cfg(feature = "stock")]
+    assert!(n > 290 && n <= CONFIG_MAX, "{n}");
+    assert_eq!(NodeConfig::check_bytes(&buf), Ok(n));
+    #[cfg(feature = "stock")]
+    assert_eq!(NodeConfig::from_bytes(&buf).unwrap(), c);
+
+    let mut eeprom = RamStorage::<CONFIG_MAX>::default();
+    c.save_in_place(&mut eeprom).unwrap();
+    assert_eq!(
+        &eeprom.bytes[..n],
+        &buf[..n],
+        "same bytes, written entry by entry"
+    );
+    let mut flash = RamStorage::<CONFIG_MAX>::default();
+    c.save(&mut flash).unwrap();
+    assert_eq!(&flash.bytes[..n], &buf[..n]);
+    let mut back = NodeConfig::default();
+    back.load_from(&mut eeprom).unwrap();
+    assert_eq!(back.calibration, c.calibration);
+    assert_eq!(back.password, c.password);
+
+    // storage too small for it: a typed error, not a panic
+    let mut small = RamStorage::<64>::default();
+    assert!(c.save_in_place(&mut small).is_err());
+    assert!(c.save(&mut small).is_err());
+}
+
+#[test]
+fn stored_entries_go_through_the_setup_checks() {
+    let cal = [0u8, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+    let base: [(u8, &[u8]); 5] = [
+        (0, b"Lab"),
+        (2, b"10.0.0.2"),
+        (4, b"Scale.A"),
+        (5, b"1000"),
+        (14, &cal),
+    ];
+    let ok = NodeConfig::from_bytes(&record(&base)).unwrap();
+    assert_eq!(ok.interval_ms, 1000);
+    assert!(ok.calibrated);
+
+    // an entry from a newer firmware is skipped
+    let mut newer = base.to_vec();
+    newer.push((40, b"whatever"));
+    assert_eq!(NodeConfig::from_bytes(&record(&newer)).unwrap(), ok);
+
+    // a value setup mode would refuse is refused here too
+    for bad in [
+        (5u8, &b"5"[..]),
+        (3, b"0"),
+        (0, b""),
+        (14, b"short"),
+        (6, b"99"),
+    ] {
+        let mut r = base.to_vec();
+        r.push(bad);
+        assert_eq!(
+            NodeConfig::from_bytes(&record(&r)),
+            Err(LoadError::Invalid),
+            "{bad:?}"
+        );
+    }
+    // a zero multiplier is no calibration
+    let zero = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let mut r = base.to_vec();
+    r.push((14, &zero));
+    assert_eq!(NodeConfig::from_bytes(&record(&r)), Err(LoadError::Invalid));
+
+    // the old binary format and the end of the slot
+    let mut v1 = record(&base);
+    v1[2] = 1;
+    assert_eq!(NodeConfig::from_bytes(&v1), Err(LoadError::Version));
+    let mut unterminated = b"SN\x02".to_vec();
+    while unterminated.len() < CONFIG_MAX + 10 {
+        unterminated.extend_from_slice(&[0, 3, b'a', b'b', b'c']);
+    }
+    assert_eq!(
+        NodeConfig::from_bytes(&unterminated),
+        Err(LoadError::Invalid)
+    );
 }
 
 #[test]

@@ -74,7 +74,8 @@ async fn main(_spawner: Spawner) {
         esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());
     // the configuration: the last 4 KiB sector of the 2 MiB flash (kept out of FLASH in memory.x)
     let flash = Flash::<_, Blocking, FLASH_SIZE>::new_blocking(p.FLASH);
-    let Ok(storage) = FlashSlot::<_, 256>::new(flash, CONFIG_SECTOR) else {
+    let Ok(storage) = FlashSlot::<_, { scale_node::config::CONFIG_MAX }>::new(flash, CONFIG_SECTOR)
+    else {
         // unreachable with the constants above; never run with a layout that is wrong
         loop {
             cortex_m::asm::wfi();

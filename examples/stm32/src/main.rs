@@ -238,8 +238,10 @@ fn main() -> ! {
     );
     // the configuration: sector 11, the last 128 KiB of the flash (kept out of FLASH in
     // memory.x)
-    let Ok(storage) = FlashSlot::<_, 256>::new(Flash(LockedFlash::new(dp.FLASH)), CONFIG_SECTOR)
-    else {
+    let Ok(storage) = FlashSlot::<_, { scale_node::config::CONFIG_MAX }>::new(
+        Flash(LockedFlash::new(dp.FLASH)),
+        CONFIG_SECTOR,
+    ) else {
         // unreachable with the constants above; never run with a layout that is wrong
         loop {
             cortex_m::asm::wfi();
