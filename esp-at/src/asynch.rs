@@ -11,7 +11,9 @@ use embedded_io_async::{Read, Write};
 
 use crate::client::{Config, NoPin, Pending, operations};
 use crate::command::wifi::{Ipv4, WifiMode};
-use crate::command::{Basic, Command, MAX_COMMAND_LEN, TcpIp, Wifi, encode, tcpip::Transport};
+use crate::command::{
+    Basic, Command, Enc, MAX_COMMAND_LEN, SliceSink, TcpIp, Wifi, encode_with, tcpip::Transport,
+};
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
@@ -71,9 +73,9 @@ where
         self.init().await
     }
 
-    async fn send_command(&mut self, cmd: &Command<'_>) -> Result<(), Error<T::Error>> {
+    async fn send_command(&mut self, cmd: Enc<'_>) -> Result<(), Error<T::Error>> {
         let mut buf = [0u8; MAX_COMMAND_LEN];
-        let n = encode(cmd, &self.core.caps, &mut buf)?;
+        let n = encode_with(cmd, &self.core.caps, &mut SliceSink::new(&mut buf))?;
         self.io
             .write_all(buf.get(..n).unwrap_or(&[]))
             .await

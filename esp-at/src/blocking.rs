@@ -11,7 +11,7 @@ use embedded_io::{Read, ReadReady, Write};
 use crate::client::{Config, NoPin, Pending, operations};
 use crate::command::wifi::{Ipv4, WifiMode};
 use crate::command::{
-    Basic, CmdError, Command, Counter, Sink, TcpIp, Wifi, encode_to, tcpip::Transport,
+    Basic, CmdError, Command, Counter, Enc, Sink, TcpIp, Wifi, encode_with, tcpip::Transport,
 };
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
@@ -75,14 +75,14 @@ where
         self.init()
     }
 
-    fn send_command(&mut self, cmd: &Command<'_>) -> Result<(), Error<T::Error>> {
+    fn send_command(&mut self, cmd: Enc<'_>) -> Result<(), Error<T::Error>> {
         // validate completely before the first byte goes out
-        encode_to(cmd, &self.core.caps, &mut Counter::default())?;
+        encode_with(cmd, &self.core.caps, &mut Counter::default())?;
         let mut sink = UartSink {
             io: &mut self.io,
             err: None,
         };
-        let r = encode_to(cmd, &self.core.caps, &mut sink);
+        let r = encode_with(cmd, &self.core.caps, &mut sink);
         if let Some(e) = sink.err {
             return Err(Error::Io(e));
         }

@@ -161,7 +161,7 @@ macro_rules! operations {
         }
 
         /// Send one command and wait for its final answer, retrying on `busy`.
-        $($async_kw)? fn run(&mut self, cmd: &Command<'_>, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
+        $($async_kw)? fn run(&mut self, cmd: $crate::command::Enc<'_>, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
             let mut tries = 0u8;
             loop {
                 self.send_command(cmd) $($aw)* ?;
@@ -177,10 +177,10 @@ macro_rules! operations {
         }
 
         /// Simple command expecting `OK`.
-        $($async_kw)? fn simple(&mut self, cmd: Command<'_>) -> Result<(), Error<T::Error>> {
+        $($async_kw)? fn simple(&mut self, cmd: $crate::command::Enc<'_>) -> Result<(), Error<T::Error>> {
             let mut txn = Txn::new(Final::Ok);
             let t = self.config.command_timeout_ms;
-            self.run(&cmd, &mut txn, t) $($aw)*
+            self.run(cmd, &mut txn, t) $($aw)*
         }
 
         /// Bring the module into the state the driver relies on: echo off, firmware version read,
@@ -191,7 +191,7 @@ macro_rules! operations {
             let _ = self.listen(0) $($aw)*;
             let mut alive = false;
             for _ in 0..3 {
-                match self.simple(Basic::At.into()) $($aw)* {
+                match self.simple($crate::command::cmd!(Basic::At)) $($aw)* {
                     Ok(()) => {
                         alive = true;
                         break;
@@ -207,23 +207,23 @@ macro_rules! operations {
             if !alive {
                 return Err(Error::Timeout);
             }
-            self.simple(Basic::EchoOff.into()) $($aw)* ?;
+            self.simple($crate::command::cmd!(Basic::EchoOff)) $($aw)* ?;
             let version = match self.config.firmware {
                 Some(v) => v,
                 None => {
                     let mut txn = Txn::new(Final::Ok);
                     txn.capture = rom!(b"AT version:");
                     let t = self.config.command_timeout_ms;
-                    self.run(&Basic::Version.into(), &mut txn, t) $($aw)* ?;
+                    self.run($crate::command::cmd!(Basic::Version), &mut txn, t) $($aw)* ?;
                     Version::parse_gmr_line(&txn.captured).ok_or(Error::Protocol)?
                 }
             };
             self.core.caps = version.capabilities();
             if self.core.caps.sysstore {
-                self.simple(Basic::SysStore(false).into()) $($aw)* ?;
+                self.simple($crate::command::cmd!(Basic::SysStore(false))) $($aw)* ?;
             }
-            self.simple(TcpIp::Mux(true).into()) $($aw)* ?;
-            self.simple(TcpIp::RecvMode { passive: true }.into()) $($aw)* ?;
+            self.simple($crate::command::cmd!(TcpIp::Mux(true))) $($aw)* ?;
+            self.simple($crate::command::cmd!(TcpIp::RecvMode { passive: true })) $($aw)* ?;
             self.core.needs_init = false;
             Ok(version)
         }
@@ -252,7 +252,7 @@ macro_rules! operations {
         pub $($async_kw)? fn restart(&mut self) -> Result<Version, Error<T::Error>> {
             let mut txn = Txn::new(Final::Ready);
             let t = self.config.reset_timeout_ms;
-            self.run(&Basic::Restart.into(), &mut txn, t) $($aw)* ?;
+            self.run($crate::command::cmd!(Basic::Restart), &mut txn, t) $($aw)* ?;
             self.init() $($aw)*
         }
 
@@ -269,20 +269,20 @@ macro_rules! operations {
         /// Set station, SoftAP or both.
         pub $($async_kw)? fn set_mode(&mut self, mode: WifiMode) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            self.simple(Wifi::SetMode(mode).into()) $($aw)*
+            self.simple($crate::command::cmd!(Wifi::SetMode(mode))) $($aw)*
         }
 
         /// Join an access point as a station (sets station mode first). Typed errors from
         /// `+CWJAP:<n>`: timeout, wrong password, AP not found, connect failed.
         pub $($async_kw)? fn join(&mut self, ssid: &str, password: &str) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let cmd: Command<'_> = Wifi::Join { ssid, password, bssid: None }.into();
+            let cmd = $crate::command::cmd!(Wifi::Join { ssid, password, bssid: None });
             // validate before changing the mode
-            crate::command::encode_to(&cmd, &self.core.caps, &mut crate::command::Counter::default())?;
-            self.simple(Wifi::SetMode(WifiMode::Station).into()) $($aw)* ?;
+            $crate::command::encode_with(cmd, &self.core.caps, &mut $crate::command::Counter::default())?;
+            self.simple($crate::command::cmd!(Wifi::SetMode(WifiMode::Station))) $($aw)* ?;
             let mut txn = Txn::new(Final::Ok);
             let t = self.config.join_timeout_ms;
-            self.run(&cmd, &mut txn, t) $($aw)* ?;
+            self.run(cmd, &mut txn, t) $($aw)* ?;
             self.core.wifi = WifiState { connected: true, got_ip: true };
             Ok(())
         }
@@ -290,7 +290,7 @@ macro_rules! operations {
         /// Leave the access point.
         pub $($async_kw)? fn leave(&mut self) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            self.simple(Wifi::Quit.into()) $($aw)* ?;
+            self.simple($crate::command::cmd!(Wifi::Quit)) $($aw)* ?;
             self.core.wifi = WifiState::default();
             Ok(())
         }
@@ -298,25 +298,25 @@ macro_rules! operations {
         /// Start a SoftAP (the setup mode): an open network when `password` is empty.
         pub $($async_kw)? fn start_soft_ap(&mut self, ssid: &str, password: &str, channel: u8) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            let cmd: Command<'_> = Wifi::SoftAp { ssid, password, channel, encryption: $crate::command::wifi::Encryption::Wpa2Psk }.into();
-            crate::command::encode_to(&cmd, &self.core.caps, &mut crate::command::Counter::default())?;
+            let cmd = $crate::command::cmd!(Wifi::SoftAp { ssid, password, channel, encryption: $crate::command::wifi::Encryption::Wpa2Psk });
+            $crate::command::encode_with(cmd, &self.core.caps, &mut $crate::command::Counter::default())?;
             // station + SoftAP: the station can still scan for networks while the AP serves
-            self.simple(Wifi::SetMode(WifiMode::StationSoftAp).into()) $($aw)* ?;
+            self.simple($crate::command::cmd!(Wifi::SetMode(WifiMode::StationSoftAp))) $($aw)* ?;
             let mut txn = Txn::new(Final::Ok);
             let t = self.config.join_timeout_ms;
-            self.run(&cmd, &mut txn, t) $($aw)*
+            self.run(cmd, &mut txn, t) $($aw)*
         }
 
         /// Static station address (turns the DHCP client off).
         pub $($async_kw)? fn set_static_ip(&mut self, ip: Ipv4, gateway: Ipv4, netmask: Ipv4) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            self.simple(Wifi::StationIp { ip, gateway, netmask }.into()) $($aw)*
+            self.simple($crate::command::cmd!(Wifi::StationIp { ip, gateway, netmask })) $($aw)*
         }
 
         /// Turn the station's DHCP client on or off.
         pub $($async_kw)? fn set_dhcp(&mut self, enable: bool) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            self.simple(Wifi::Dhcp { station: true, enable }.into()) $($aw)*
+            self.simple($crate::command::cmd!(Wifi::Dhcp { station: true, enable })) $($aw)*
         }
 
         /// Scan for access points (`AT+CWLAP`, a few seconds): the strongest fill `out`,
@@ -328,7 +328,7 @@ macro_rules! operations {
             let mut txn = Txn::new(Final::Ok);
             txn.lines = Some(&mut sink);
             let t = self.config.join_timeout_ms;
-            self.run(&Wifi::ListAps.into(), &mut txn, t) $($aw)* ?;
+            self.run($crate::command::cmd!(Wifi::ListAps), &mut txn, t) $($aw)* ?;
             drop(txn);
             Ok(sink.heard)
         }
@@ -339,7 +339,7 @@ macro_rules! operations {
             let mut txn = Txn::new(Final::Ok);
             txn.capture = rom!(b"+CIFSR:STAIP");
             let t = self.config.command_timeout_ms;
-            self.run(&TcpIp::LocalAddress.into(), &mut txn, t) $($aw)* ?;
+            self.run($crate::command::cmd!(TcpIp::LocalAddress), &mut txn, t) $($aw)* ?;
             $crate::client::parse_ip(&txn.captured).ok_or(Error::Protocol)
         }
 
@@ -349,7 +349,7 @@ macro_rules! operations {
             let mut txn = Txn::new(Final::Ok);
             txn.capture = rom!(b"+CIPDOMAIN:");
             let t = self.config.connect_timeout_ms;
-            match self.run(&TcpIp::Domain(host).into(), &mut txn, t) $($aw)* {
+            match self.run($crate::command::cmd!(TcpIp::Domain(host)), &mut txn, t) $($aw)* {
                 Ok(()) => $crate::client::parse_ip(&txn.captured).ok_or(Error::Dns),
                 Err(Error::Failed) => Err(Error::Dns),
                 Err(e) => Err(e),
@@ -360,11 +360,11 @@ macro_rules! operations {
         pub $($async_kw)? fn connect(&mut self, transport: Transport, host: &str, port: u16) -> Result<Link, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let id = self.core.free_link().ok_or(Error::NoFreeLink)?;
-            let cmd: Command<'_> = TcpIp::Start { link: Some(id), transport, host, port, extra: None }.into();
+            let cmd = $crate::command::cmd!(TcpIp::Start { link: Some(id), transport, host, port, extra: None });
             let mut txn = Txn::new(Final::Ok);
             txn.link = Some(id);
             let t = self.config.connect_timeout_ms;
-            match self.run(&cmd, &mut txn, t) $($aw)* {
+            match self.run(cmd, &mut txn, t) $($aw)* {
                 Ok(()) => {}
                 Err(Error::LinkClosed) => return Err(Error::Failed),
                 Err(e) => return Err(e),
@@ -390,7 +390,7 @@ macro_rules! operations {
                 let mut txn = Txn::new(Final::Prompt);
                 txn.link = Some(link.id);
                 let t = self.config.send_timeout_ms;
-                self.run(&TcpIp::Send { link: Some(link.id), len }.into(), &mut txn, t) $($aw)* ?;
+                self.run($crate::command::cmd!(TcpIp::Send { link: Some(link.id), len }), &mut txn, t) $($aw)* ?;
                 self.write_data(chunk) $($aw)* ?;
                 let mut txn = Txn::new(Final::SendOk);
                 txn.link = Some(link.id);
@@ -418,7 +418,7 @@ macro_rules! operations {
             txn.link = Some(link.id);
             txn.recv_into = Some(buf);
             let t = self.config.command_timeout_ms;
-            self.run(&TcpIp::RecvData { link: link.id, len: want }.into(), &mut txn, t) $($aw)* ?;
+            self.run($crate::command::cmd!(TcpIp::RecvData { link: link.id, len: want }), &mut txn, t) $($aw)* ?;
             let n = txn.received;
             if n == 0 && let Some(s) = self.core.links.get_mut(usize::from(link.id)) {
                 s.pending = 0;
@@ -433,7 +433,7 @@ macro_rules! operations {
             let mut txn = Txn::new(Final::Ok);
             txn.capture = rom!(b"+CIPRECVLEN:");
             let t = self.config.command_timeout_ms;
-            self.run(&TcpIp::RecvLen.into(), &mut txn, t) $($aw)* ?;
+            self.run($crate::command::cmd!(TcpIp::RecvLen), &mut txn, t) $($aw)* ?;
             let p = $crate::client::parse_recvlen(&txn.captured);
             for (slot, n) in self.core.links.iter_mut().zip(p.iter()) {
                 slot.pending = *n;
@@ -448,7 +448,7 @@ macro_rules! operations {
             }
             let mut txn = Txn::new(Final::Ok);
             let t = self.config.command_timeout_ms;
-            let r = self.run(&TcpIp::Close(Some(link.id)).into(), &mut txn, t) $($aw)*;
+            let r = self.run($crate::command::cmd!(TcpIp::Close(Some(link.id))), &mut txn, t) $($aw)*;
             if let Some(s) = self.core.links.get_mut(usize::from(link.id)) {
                 s.open = false;
                 s.pending = 0;
@@ -463,7 +463,7 @@ macro_rules! operations {
         /// Start (`Some(port)`) or stop (`None`) the TCP server (for the setup mode).
         pub $($async_kw)? fn server(&mut self, port: Option<u16>) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
-            self.simple(TcpIp::Server { port }.into()) $($aw)*
+            self.simple($crate::command::cmd!(TcpIp::Server { port })) $($aw)*
         }
 
         /// A client connected to our server since the last call: its link.
@@ -484,7 +484,7 @@ macro_rules! operations {
             let mut txn = Txn::new(Final::Ok);
             txn.capture = capture;
             let t = self.config.command_timeout_ms;
-            self.run(&cmd, &mut txn, t) $($aw)* ?;
+            self.run($crate::command::cmd!(cmd), &mut txn, t) $($aw)* ?;
             Ok(txn.captured)
         }
     };

@@ -49,6 +49,7 @@ pub enum Basic {
 }
 
 impl Basic {
+    #[inline(always)] // see `Command::encode_into`
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
             Basic::At => w.text(rom!(b"AT")),

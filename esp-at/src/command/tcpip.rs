@@ -102,6 +102,7 @@ fn link_prefix(w: &mut Writer<'_>, link: Option<u8>) {
 }
 
 impl TcpIp<'_> {
+    #[inline(always)] // see `Command::encode_into`
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
             TcpIp::Mux(on) => w.text(if on {

@@ -112,6 +112,7 @@ fn ip(w: &mut Writer<'_>, a: Ipv4) {
 }
 
 impl Wifi<'_> {
+    #[inline(always)] // see `Command::encode_into`
     pub(crate) fn encode(&self, w: &mut Writer<'_>, caps: &Capabilities) -> Result<(), CmdError> {
         match *self {
             Wifi::SetMode(m) => {
