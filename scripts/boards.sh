@@ -34,6 +34,11 @@ echo "=== the same without a configuration: it starts in setup mode"
     RUSTFLAGS="-C target-cpu=atmega2560" \
     cargo build --release --features full-node,mega2560 --bin node --target-dir target/mega2560)
 cp "$mega/node.elf" "$mega/node-setup.elf"
+echo "=== the whole node for the ATmega328P, linked into a pretend 128 KB of flash to measure it"
+uno_node=examples/uno/target/uno-node-measure/avr-none/release
+(cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
+    RUSTFLAGS="-C target-cpu=atmega328p -C link-arg=-Wl,--defsym=__TEXT_REGION_LENGTH__=128k" \
+    cargo build --release --features full-node --bin node --target-dir target/uno-node-measure)
 
 size_row() { # name elf size-tool
     "$3" "$2" | awk -v n="$1" 'NR==2 { printf "| %s | %d | %d | %d |\n", n, $1 + $2, $2 + $3, $2 }'
@@ -46,6 +51,7 @@ size_row "Netduino Plus 2: node (stm32f4xx-hal)" examples/stm32/target/thumbv7em
 size_row "Uno: the article's sketch (weigh, send, keep the link up)" "$uno/sketch-release.elf" avr-size
 size_row "Uno: esp-at probe (join, connect, send)" "$uno/at_probe.elf" avr-size
 size_row "Mega 2560: node (the Uno's firmware, ATmega2560 build)" "$mega/node-configured.elf" avr-size
+size_row "Uno: node (ATmega328P, measured only: over the 32 768 B)" "$uno_node/node.elf" avr-size
 echo
 
 echo "=== AVR node firmware in simavr: cycle-level HX711, simulated ESP8266, gateway on 127.0.0.1"
