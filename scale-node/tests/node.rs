@@ -486,7 +486,7 @@ fn boot_prefers_a_stored_configuration_and_never_runs_a_broken_one() {
         sensor_id: "Scale.Stored".try_into().unwrap(),
         ..built_in.clone()
     };
-    let mut storage = scale_node::RamStorage::<256>::default();
+    let mut storage = scale_node::RamStorage::<{ scale_node::config::CONFIG_MAX }>::default();
     let mut bytes = [0u8; scale_node::config::CONFIG_MAX];
     let n = stored.to_bytes(&mut bytes);
     storage.bytes[..n].copy_from_slice(&bytes[..n]);
@@ -499,7 +499,7 @@ fn boot_prefers_a_stored_configuration_and_never_runs_a_broken_one() {
     let mut r = rig_with::<16, _>(
         Some(config(gw2.addr().port(), Format::Classic)),
         Settings::default(),
-        scale_node::RamStorage::<256>::default(),
+        scale_node::RamStorage::<{ scale_node::config::CONFIG_MAX }>::default(),
     );
     assert!(r.run_until(20_000, |_| wait_messages(&gw2, 1)));
 
@@ -509,7 +509,7 @@ fn boot_prefers_a_stored_configuration_and_never_runs_a_broken_one() {
         samples: 0,
         ..stored
     };
-    let mut storage = scale_node::RamStorage::<256>::default();
+    let mut storage = scale_node::RamStorage::<{ scale_node::config::CONFIG_MAX }>::default();
     let n = broken.to_bytes(&mut bytes);
     storage.bytes[..n].copy_from_slice(&bytes[..n]);
     let mut r = rig_with::<16, _>(Some(built_in), setup_settings(), storage);

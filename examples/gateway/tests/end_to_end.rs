@@ -156,7 +156,7 @@ async fn the_simulated_node_reaches_the_sink() {
             EspUplink::new(esp, false),
             Real(hx, std::time::Instant::now()),
             NoLed,
-            RamStorage::<256>::default(),
+            RamStorage::<{ scale_node::config::CONFIG_MAX }>::default(),
             Settings::default(),
             Some(cfg),
             false,

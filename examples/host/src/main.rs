@@ -142,7 +142,7 @@ type HostNode = Node<
     EspUplink<SimModem, StdDelay>,
     RealClock,
     NoLed,
-    RamStorage<256>,
+    RamStorage<{ scale_node::config::CONFIG_MAX }>,
     256,
 >;
 

@@ -27,10 +27,10 @@ impl Clock for SimTime {
 }
 
 pub type Sensor = Hx711<SimDout, SimSck, SimDelay>;
-pub type TestNode<const Q: usize, St = RamStorage<256>> =
+pub type TestNode<const Q: usize, St = RamStorage<{ scale_node::config::CONFIG_MAX }>> =
     Node<Sensor, EspUplink<SimModem, StdDelay>, SimTime, NoLed, St, Q>;
 
-pub struct Rig<const Q: usize, St = RamStorage<256>> {
+pub struct Rig<const Q: usize, St = RamStorage<{ scale_node::config::CONFIG_MAX }>> {
     pub node: TestNode<Q, St>,
     pub hx: Hx711Sim,
     pub modem: SimHandle,
