@@ -29,6 +29,12 @@ mega=examples/uno/target/mega2560/avr-none/release
     RUSTFLAGS="-C target-cpu=atmega2560" \
     cargo build --release --features full-node,mega2560 --bin node --target-dir target/mega2560)
 cp "$mega/node.elf" "$mega/node-configured.elf"
+echo "=== the same with its stack report (USART1) for the simavr test"
+megas=examples/uno/target/mega2560-stack/avr-none/release
+(cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
+    RUSTFLAGS="-C target-cpu=atmega2560" \
+    cargo build --release --features full-node,mega2560,stack-report --bin node \
+    --target-dir target/mega2560-stack)
 echo "=== the same without a configuration: it starts in setup mode"
 (cd examples/uno && env -u SCALE_SSID -u SCALE_PASSWORD -u SCALE_HOST -u SCALE_PORT \
     RUSTFLAGS="-C target-cpu=atmega2560" \
@@ -55,7 +61,7 @@ size_row "Uno: node (ATmega328P, measured only: over the 32 768 B)" "$uno_node/n
 echo
 
 echo "=== AVR node firmware in simavr: cycle-level HX711, simulated ESP8266, gateway on 127.0.0.1"
-(cd examples/uno-fil && NODE_ELF="../../$mega/node-configured.elf" NODE_MCU=atmega2560 \
+(cd examples/uno-fil && NODE_ELF="../../$megas/node.elf" NODE_MCU=atmega2560 \
     SETUP_ELF="../../$mega/node-setup.elf" SETUP_PORT=15057 \
     NODE_PORT=15055 PROBE_ELF=../uno/target/avr-none/release/at_probe.elf PROBE_PORT=15056 \
     SKETCH_ELF=../uno/target/stack-report/avr-none/release/sketch.elf SKETCH_PORT=15058 \

@@ -10,6 +10,7 @@ use crate::fmt::LineBuf;
 use crate::hal::{Clock, Fault, Sensor, Uplink};
 use crate::led::{BlinkCode, Blinker};
 use crate::telemetry::{AckParser, Kind, MAX_LINE, Reading, flags, format_line};
+use esp_at::rom::Rom;
 
 /// Supervisor and measurement settings that are not part of the provisioned configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +242,31 @@ where
             stats: NodeStats::default(),
             last_error: None,
         }
+    }
+
+    /// Provision the configuration in place, before the first [`poll`](Self::poll): `fill`
+    /// edits the defaults (with `build_settings!`, say) and the result is used as `initial`
+    /// in [`new`](Self::new) would be. No copy of the configuration is made, which on an 8-bit
+    /// MCU keeps its 300-odd bytes off `main`'s stack. `Err` (from `fill`, or after the first
+    /// poll) leaves the node without one: it starts in setup mode unless storage holds one.
+    ///
+    /// ```ignore
+    /// let mut node = Node::new(sensor, uplink, clock, led, storage, Settings::default(), None, false);
+    /// let _ = node.provision(|cfg| scale_node::build_settings!(cfg, "Scale.Arduino"));
+    /// ```
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    pub fn provision(
+        &mut self,
+        fill: impl FnOnce(&mut NodeConfig) -> Result<(), Rom>,
+    ) -> Result<(), Rom> {
+        if self.state != State::Boot {
+            return Err(rom!(b"the node is running"));
+        }
+        let r = fill(self.config.insert(NodeConfig::default()));
+        if r.is_err() {
+            self.config = None;
+        }
+        r
     }
 
     /// The current state.

@@ -534,3 +534,38 @@ fn left_out_setup_commands_are_refused_by_name() {
     assert_eq!(phone.ask(&mut r, "full_g=500"), "ERR unknown key");
     assert_eq!(phone.ask(&mut r, "ssid=Lab"), "OK");
 }
+
+#[test]
+fn provisioning_in_place_before_the_first_poll() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let port = gw.addr().port();
+    let mut r = rig::<16>(None, Settings::default());
+    // filled in place, as firmware does with `build_settings!`
+    r.node
+        .provision(|cfg| {
+            *cfg = config(port, Format::Classic);
+            cfg.set(b"sensor", b"Scale.Provisioned")?;
+            cfg.validate()
+        })
+        .unwrap();
+    assert!(r.run_until(20_000, |_| !gw.messages().is_empty()));
+    assert_eq!(gw.messages()[0].sensor_id, "Scale.Provisioned");
+    // running: too late to provision
+    assert_eq!(
+        r.node.provision(|_| Ok(())).unwrap_err(),
+        "the node is running"
+    );
+
+    // an incomplete configuration is not used: setup mode
+    let mut r = rig::<16>(None, Settings::default());
+    let err = r
+        .node
+        .provision(|cfg| {
+            cfg.set(b"ssid", b"Lab")?;
+            cfg.validate()
+        })
+        .unwrap_err();
+    assert_eq!(err, "host: 1-64 of a-z 0-9 . -");
+    r.run_until(10, |_| false);
+    assert_eq!(r.node.state(), State::Setup);
+}

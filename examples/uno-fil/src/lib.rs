@@ -65,8 +65,10 @@ pub struct Rig {
     pub to_firmware: u64,
     /// Everything the firmware transmitted (for diagnostics).
     pub transcript: Vec<u8>,
-    /// Everything the firmware sent on its SPI port (the `stack-report` test port).
-    pub spi: Vec<u8>,
+    /// Everything the firmware sent on its `stack-report` test port (SPI on the Uno, USART1 on
+    /// the Mega).
+    pub stack_port: Vec<u8>,
+    mcu: Mcu,
 }
 
 impl Rig {
@@ -98,7 +100,8 @@ impl Rig {
             to_modem: 0,
             to_firmware: 0,
             transcript: Vec::new(),
-            spi: Vec::new(),
+            stack_port: Vec::new(),
+            mcu,
         }
     }
 
@@ -194,10 +197,10 @@ impl Rig {
         self.dout_high = high;
     }
 
-    /// The `(peak stack, statics)` reports the firmware sent over SPI (feature `stack-report`
-    /// of the Uno firmware: two little-endian 16-bit words each).
+    /// The `(peak stack, statics)` reports the firmware sent (feature `stack-report` of the
+    /// Uno firmware: two little-endian 16-bit words each).
     pub fn stack_reports(&self) -> Vec<(u16, u16)> {
-        self.spi
+        self.stack_port
             .chunks_exact(4)
             .map(|c| {
                 (
@@ -209,8 +212,11 @@ impl Rig {
     }
 
     fn pump_uart(&mut self) {
-        let spi: Vec<u8> = self.avr.spi0().read();
-        self.spi.extend_from_slice(&spi);
+        let report: Vec<u8> = match self.mcu {
+            Mcu::Atmega328p => self.avr.spi0().read(),
+            Mcu::Atmega2560 => self.avr.uart1().read(),
+        };
+        self.stack_port.extend_from_slice(&report);
         let out: Vec<u8> = self.avr.uart0().read();
         if !out.is_empty() {
             self.to_modem += out.len() as u64;

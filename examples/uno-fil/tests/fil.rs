@@ -5,7 +5,8 @@
 //! every `PD_SCK` high phase stays within the datasheet's 50 µs.
 //!
 //! The firmware is built beforehand (see `scripts/boards.sh`) with the configuration below in
-//! its environment; `NODE_ELF` names it and `NODE_MCU` says which AVR (`atmega328p` or
+//! its environment and the feature `stack-report` (it reports its peak stack after each
+//! delivered reading); `NODE_ELF` names it and `NODE_MCU` says which AVR (`atmega328p` or
 //! `atmega2560`). `SETUP_ELF` is the same firmware built without a configuration (setup mode),
 //! `PROBE_ELF` the Uno's esp-at probe, `SKETCH_ELF` the Uno's sketch (built with the feature
 //! `stack-report`, `SCALE_PORT` = `SKETCH_PORT`). Without them the tests fail: a firmware test that
@@ -236,6 +237,25 @@ fn firmware_joins_connects_and_streams_the_load() {
         "firmware in the loop ({mcu:?}): an unplugged HX711 was reported after {reported_in} ms; \
          weighing resumed when it came back"
     );
+
+    // the RAM it needed: statics plus the deepest stack since boot (feature `stack-report`)
+    let reports = rig.stack_reports();
+    assert!(
+        !reports.is_empty(),
+        "no stack report: build the node with the feature stack-report"
+    );
+    let stack = reports.iter().map(|r| r.0).max().unwrap_or(0);
+    let statics = reports[0].1;
+    let used = u32::from(stack) + u32::from(statics);
+    let ram = match mcu {
+        Mcu::Atmega328p => 2_048,
+        Mcu::Atmega2560 => 8_192,
+    };
+    println!(
+        "firmware in the loop ({mcu:?}): peak stack {stack} B + statics {statics} B = {used} B \
+         of RAM (the Uno has 2048 B, this MCU {ram} B)"
+    );
+    assert!(used <= ram, "{used} B of RAM used, {ram} B there");
 }
 
 /// The article's sketch on the Uno itself (ATmega328P): `SKETCH_ELF`, built with the test

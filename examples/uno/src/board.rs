@@ -400,9 +400,9 @@ pub fn statics() -> usize {
     core::ptr::addr_of!(__heap_start) as usize - RAM_START
 }
 
-/// A test port for firmware in the loop on the Uno (feature `stack-report`): the SPI master on
-/// D10-D13 sends two little-endian 16-bit words, the peak stack and the statics. Not on the
-/// Mega, whose SPI pins are the HX711's.
+/// A test port for firmware in the loop (feature `stack-report`): two little-endian 16-bit
+/// words, the peak stack and the statics. On the Uno the SPI master on D10-D13 sends them; on
+/// the Mega, whose SPI pins are the HX711's, USART1 (TX1, pin 18) at 115 200 baud.
 #[cfg(all(feature = "stack-report", not(feature = "mega2560")))]
 pub struct StackReport(mcu::SPI);
 
@@ -424,6 +424,30 @@ impl StackReport {
             // SAFETY: any byte is a valid SPDR value
             self.0.spdr().write(|w| unsafe { w.bits(b) });
             while self.0.spsr().read().spif().bit_is_clear() {}
+        }
+    }
+}
+
+#[cfg(all(feature = "stack-report", feature = "mega2560"))]
+pub struct StackReport(mcu::USART1);
+
+#[cfg(all(feature = "stack-report", feature = "mega2560"))]
+impl StackReport {
+    /// Transmitter only, 115 200 baud with U2X, 8N1.
+    pub fn new(usart: mcu::USART1) -> Self {
+        usart.ubrr1().write(|w| w.set(16));
+        usart.ucsr1a().write(|w| w.u2x1().set_bit());
+        usart.ucsr1c().write(|w| w.ucsz1().chr8());
+        usart.ucsr1b().write(|w| w.txen1().set_bit());
+        StackReport(usart)
+    }
+
+    /// Send the peak stack and the statics.
+    pub fn send(&mut self) {
+        let (stack, statics) = (peak_stack() as u16, statics() as u16);
+        for b in stack.to_le_bytes().into_iter().chain(statics.to_le_bytes()) {
+            while self.0.ucsr1a().read().udre1().bit_is_clear() {}
+            self.0.udr1().write(|w| w.set(b));
         }
     }
 }

@@ -10,7 +10,7 @@
 use embedded_hal::digital::InputPin;
 use hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
-use scale_node::{EspUplink, Node, NodeConfig, Settings};
+use scale_node::{EspUplink, Node, Settings};
 
 use scale_node_uno::board::{self, Delay, Eeprom, Millis, PortB, PortD, Serial};
 
@@ -21,6 +21,7 @@ const RX: usize = 128;
 
 #[avr_device::entry]
 fn main() -> ! {
+    board::paint_stack();
     let Some(dp) = scale_node_uno::board::mcu::Peripherals::take() else {
         loop {}
     };
@@ -37,12 +38,11 @@ fn main() -> ! {
     let esp =
         esp_at::EspAt::<_, _, esp_at::NoPin, RX>::new(serial, Delay, esp_at::Config::default());
     let force_setup = setup_button.is_low().unwrap_or(false);
-    // the build-time configuration, checked as setup mode checks it; setup mode unless it is
-    // complete and valid
-    let mut cfg = NodeConfig::default();
-    let build_config = scale_node::build_settings!(&mut cfg, "Scale.Arduino")
-        .ok()
-        .map(|()| cfg);
+    // (after the button is read: on the Mega, TX1 is the button's pin)
+    #[cfg(all(feature = "stack-report", feature = "mega2560"))]
+    let mut report = board::StackReport::new(dp.USART1);
+    #[cfg(all(feature = "stack-report", not(feature = "mega2560")))]
+    let mut report = board::StackReport::new(dp.SPI);
     let mut node: Node<_, _, _, _, _, QUEUE> = Node::new(
         sensor,
         EspUplink::new(esp, false),
@@ -50,11 +50,19 @@ fn main() -> ! {
         led,
         Eeprom::new(dp.EEPROM),
         Settings::default(),
-        build_config,
+        None,
         force_setup,
     );
+    // the build-time configuration, checked as setup mode checks it and written in place;
+    // setup mode unless it is complete and valid
+    let _ = node.provision(|cfg| scale_node::build_settings!(cfg, "Scale.Arduino"));
     loop {
         node.poll();
-        while node.next_event().is_some() {}
+        while let Some(_event) = node.next_event() {
+            #[cfg(feature = "stack-report")]
+            if matches!(_event, scale_node::NodeEvent::Delivered(_)) {
+                report.send();
+            }
+        }
     }
 }
