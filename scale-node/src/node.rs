@@ -184,7 +184,8 @@ pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
     queue: Vec<Reading, Q>,
     config: Option<NodeConfig>,
     window: Window<32>,
-    setup_line: LineBuf<128>,
+    // the longest valid line, `password=` and 64 bytes, with room for its CR
+    setup_line: LineBuf<80>,
     uplink: U,
 }
 
@@ -200,7 +201,7 @@ where
     /// environment variables); with neither, or with `force_setup` (a setup button held at
     /// boot), the node starts in setup mode.
     #[allow(clippy::too_many_arguments)] // each is a separate resource the node owns
-    #[inline(never)] // one copy: keeps small targets (AVR) small
+    // inlined: the node is built where it will live, not copied there from the arguments
     pub fn new(
         sensor: S,
         uplink: U,

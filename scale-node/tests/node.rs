@@ -352,6 +352,17 @@ fn provisioning_valid_and_invalid_input() {
     );
     assert_eq!(ask(&mut r, "bogus=1"), "ERR unknown key");
     assert_eq!(ask(&mut r, "no equals sign"), "ERR expected key=value");
+    // the longest value fits the line buffer; a longer line is refused whole
+    let longest = "p".repeat(64);
+    assert_eq!(ask(&mut r, &format!("password={longest}")), "OK");
+    assert_eq!(
+        ask(&mut r, &format!("password={longest}x")),
+        "ERR password: empty or 8-64 printable bytes"
+    );
+    assert_eq!(
+        ask(&mut r, &format!("sensor={}", "s".repeat(90))),
+        "ERR line too long"
+    );
     assert_eq!(ask(&mut r, "commit"), "ERR host: 1-64 of a-z 0-9 . -");
     assert_eq!(r.node.state(), State::Setup, "bad input changes nothing");
     assert!(r.node.config().is_none());
