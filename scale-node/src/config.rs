@@ -8,6 +8,7 @@ use hx711::Calibration;
 use hx711::calibration::crc16_update;
 
 use crate::fmt::LineBuf;
+use crate::telemetry::MAX_LINE;
 
 use crate::fmt::{parse_centi, parse_i32, parse_u32};
 use crate::telemetry::Format;
@@ -178,7 +179,7 @@ impl NodeConfig {
         o.put(&MAGIC);
         o.put(&[VERSION]);
         for i in 0..=CAL_ENTRY {
-            let mut v: LineBuf<80> = LineBuf::new();
+            let mut v: LineBuf<MAX_LINE> = LineBuf::new();
             if stored_entry(i) && self.entry(i, &mut v) {
                 let b = v.as_bytes();
                 o.put(&[i, b.len() as u8]);
@@ -193,7 +194,7 @@ impl NodeConfig {
 
     /// The stored value of entry `i` (as [`set`](Self::set) takes it); `false` to leave it out.
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn entry(&self, i: u8, v: &mut LineBuf<80>) -> bool {
+    fn entry(&self, i: u8, v: &mut LineBuf<MAX_LINE>) -> bool {
         match i {
             0 => v.push(self.ssid.as_bytes()),
             1 => v.push(self.password.as_bytes()),

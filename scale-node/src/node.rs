@@ -184,8 +184,9 @@ pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
     queue: Vec<Reading, Q>,
     config: Option<NodeConfig>,
     window: Window<32>,
-    // the longest valid line, `password=` and 64 bytes, with room for its CR
-    setup_line: LineBuf<80>,
+    // the longest valid line is 73 bytes (`password=` and 64); every line buffer has the one
+    // size, so their code is there once
+    setup_line: LineBuf<MAX_LINE>,
     uplink: U,
 }
 
@@ -467,7 +468,7 @@ where
     /// The setup commands other than `key=value`, `commit` and `abort`: `scan` (feature `scan`),
     /// `tare`, `calibrate=<grams>` and `weigh` (feature `guided-calibration`). A firmware built
     /// without them answers that they are not in it. `None`: an editing line.
-    fn setup_command(&mut self, out: &mut LineBuf<80>) -> Option<SetupReply> {
+    fn setup_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> Option<SetupReply> {
         let line = crate::config::trim(self.setup_line.as_bytes());
         #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
         let optional = rom!(b"\x04scan\x04tare\x05weigh")
@@ -494,7 +495,7 @@ where
     /// first (at most [`SCAN_MAX`]), before the `OK <n> networks` answer.
     #[cfg(feature = "scan")]
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn scan_command(&mut self, out: &mut LineBuf<80>) -> SetupReply {
+    fn scan_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
         let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
             core::array::from_fn(|_| esp_at::AccessPoint {
                 ssid: heapless::Vec::new(),
@@ -536,7 +537,7 @@ where
     /// load with the draft's calibration). What follows `OK` goes into `out`.
     #[cfg(feature = "guided-calibration")]
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<80>) -> SetupReply {
+    fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
         if m == Measure::Calibrate(None) {
             return SetupReply::Err(rom!(b"calibrate: a mass in grams, above 0"));
         }
@@ -611,7 +612,7 @@ where
                 continue;
             }
             // what follows "OK" (measurements)
-            let mut detail: LineBuf<80> = LineBuf::new();
+            let mut detail: LineBuf<MAX_LINE> = LineBuf::new();
             let reply = if self.setup_line.overflowed() {
                 SetupReply::Err(rom!(b"line too long"))
             } else {
@@ -640,7 +641,7 @@ where
                 (SetupReply::Committed, Some(cfg)) => cfg.save(&mut self.storage).is_ok(),
                 _ => true,
             };
-            let mut out: LineBuf<80> = LineBuf::new();
+            let mut out: LineBuf<MAX_LINE> = LineBuf::new();
             match &reply {
                 SetupReply::Ok => out
                     .push_rom(rom!(b"OK"))
