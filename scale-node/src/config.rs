@@ -559,11 +559,11 @@ impl NodeConfig {
         let r: Result<(), Rom> = match key {
             0 /* ssid */ => esp_at::escape::check_ssid(text)
                 .map_err(|_| E_SSID)
-                .and_then(|()| set_str(&mut d.ssid, text)),
+                .and_then(|()| set_str(d.ssid.as_mut_view(), text)),
             1 /* password */ => esp_at::escape::check_password(text)
                 .map_err(|_| E_PASSWORD)
-                .and_then(|()| set_str(&mut d.password, text)),
-            2 /* host */ => check_host(text).and_then(|()| set_str(&mut d.host, text)),
+                .and_then(|()| set_str(d.password.as_mut_view(), text)),
+            2 /* host */ => check_host(text).and_then(|()| set_str(d.host.as_mut_view(), text)),
             3 /* port */ => match parse_u32(value)
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|&p| p > 0)
@@ -574,7 +574,7 @@ impl NodeConfig {
                 }
                 None => Err(E_PORT),
             },
-            4 /* sensor */ => check_sensor(text).and_then(|()| set_str(&mut d.sensor_id, text)),
+            4 /* sensor */ => check_sensor(text).and_then(|()| set_str(d.sensor_id.as_mut_view(), text)),
             5 /* interval_ms */ => match parse_u32(value).filter(|&v| v >= 10) {
                 Some(v) => {
                     d.interval_ms = v;
@@ -663,10 +663,13 @@ const E_FULL_ML: Rom = rom!(b"full_ml: 0-999999999 millilitres");
 /// one table and one loop instead of a comparison per key (a kilobyte of AVR code).
 const KEYS: Rom = rom!(b"\x04ssid\x08password\x04host\x04port\x06sensor\x0binterval_ms\x07samples\x0acal_offset\x13cal_counts_per_gram\x0bcontainer_g\x06full_g\x07full_ml\x0blow_percent\x06format");
 
-fn set_str<const N: usize>(dst: &mut String<N>, v: &str) -> Result<(), Rom> {
-    let s = String::try_from(v).map_err(|_| rom!(b"value too long"))?;
-    *dst = s;
-    Ok(())
+/// Replace `dst` with `v` if it fits (through the size-less view: one copy of the code).
+fn set_str(dst: &mut heapless::string::StringView, v: &str) -> Result<(), Rom> {
+    if v.len() > dst.capacity() {
+        return Err(rom!(b"value too long"));
+    }
+    dst.clear();
+    dst.push_str(v).map_err(|_| rom!(b"value too long"))
 }
 
 pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
