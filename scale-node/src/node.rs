@@ -456,13 +456,16 @@ where
     /// deadlines); `None` when the sensor gives none.
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn settled_raw(&mut self) -> Option<i32> {
-        let mut w: Window<8> = Window::new();
+        // in the node's own window: this runs at boot and in setup mode, where no reading is
+        // being collected (a reading under way starts over)
+        self.collecting = false;
+        self.window.clear();
         for _ in 0..5 {
             if let Ok((raw, false)) = self.sensor.sample_blocking() {
-                w.push(raw);
+                self.window.push(raw);
             }
         }
-        w.estimate(Estimator::Median)
+        self.window.estimate(Estimator::Median)
     }
 
     /// The setup commands other than `key=value`, `commit` and `abort`: `scan` (feature `scan`),
