@@ -983,12 +983,14 @@ where
             let mut buf = [0u8; 32];
             match self.uplink.recv(&mut buf) {
                 Ok(n) => {
-                    let mut statuses: Vec<u16, 16> = Vec::new();
-                    self.ack.feed(buf.get(..n).unwrap_or(&[]), |s| {
-                        let _ = statuses.push(s);
-                    });
-                    for s in statuses {
-                        self.on_status(s);
+                    for &b in buf.get(..n).unwrap_or(&[]) {
+                        // after a rejection everything on the wire goes again: the rest of
+                        // what was received answers lines that are no longer out there
+                        if let Some(s) = self.ack.push(b)
+                            && self.on_status(s)
+                        {
+                            break;
+                        }
                     }
                 }
                 Err(e) => {
@@ -1042,9 +1044,11 @@ where
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn on_status(&mut self, status: u16) {
+    /// Apply one status from the gateway; `true` when it rejected the line (everything in flight
+    /// is then sent again).
+    fn on_status(&mut self, status: u16) -> bool {
         if self.in_flight == 0 || self.queue.is_empty() {
-            return;
+            return false;
         }
         if (200..300).contains(&status)
             && let Some(r) = remove_at(&mut self.queue, 0)
@@ -1052,11 +1056,13 @@ where
             self.in_flight -= 1;
             self.stats.acked += 1;
             self.emit(NodeEvent::Delivered(r));
+            false
         } else {
             let seq = self.queue.first().map_or(0, |r| r.seq);
             self.emit(NodeEvent::Rejected(seq, status));
             // everything on the wire goes again, in order
             self.lose_in_flight();
+            true
         }
     }
 }

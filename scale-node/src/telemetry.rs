@@ -118,20 +118,27 @@ impl AckParser {
     /// Feed bytes; `on_status` is called for each complete three-digit status.
     pub fn feed(&mut self, bytes: &[u8], mut on_status: impl FnMut(u16)) {
         for &b in bytes {
-            if b.is_ascii_digit() {
-                self.value = self.value * 10 + u16::from(b - b'0');
-                self.digits += 1;
-                if self.digits == 3 {
-                    on_status(self.value);
-                    self.digits = 0;
-                    self.value = 0;
-                }
-            } else {
-                // separators and text ("Created") end a number
-                self.digits = 0;
-                self.value = 0;
+            if let Some(s) = self.push(b) {
+                on_status(s);
             }
         }
+    }
+
+    /// Feed one byte; a status when it completes one.
+    pub fn push(&mut self, b: u8) -> Option<u16> {
+        if !b.is_ascii_digit() {
+            // separators and text ("Created") end a number
+            self.reset();
+            return None;
+        }
+        self.value = self.value * 10 + u16::from(b - b'0');
+        self.digits += 1;
+        if self.digits < 3 {
+            return None;
+        }
+        let status = self.value;
+        self.reset();
+        Some(status)
     }
 
     /// Forget a partial status (after the link dropped).
