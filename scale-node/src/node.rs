@@ -251,11 +251,8 @@ where
     /// in [`new`](Self::new) would be. No copy of the configuration is made, which on an 8-bit
     /// MCU keeps its 300-odd bytes off `main`'s stack. `Err` (from `fill`, or after the first
     /// poll) leaves the node without one: it starts in setup mode unless storage holds one.
-    ///
-    /// ```ignore
-    /// let mut node = Node::new(sensor, uplink, clock, led, storage, Settings::default(), None, false);
-    /// let _ = node.provision(|cfg| scale_node::build_settings!(cfg, "Scale.Arduino"));
-    /// ```
+    /// On a board: `Node::new(.., None, force_setup)`, then
+    /// `node.provision(|cfg| scale_node::build_settings!(cfg, "Scale.Arduino"))`.
     #[inline(never)] // one copy: keeps small targets (AVR) small
     pub fn provision(
         &mut self,
