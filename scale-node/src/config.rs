@@ -557,38 +557,41 @@ impl NodeConfig {
         };
         let d = self;
         let r: Result<(), Rom> = match key {
-            0 /* ssid */ => esp_at::escape::check_ssid(text)
-                .map_err(|_| E_SSID)
-                .and_then(|()| set_str(d.ssid.as_mut_view(), text)),
-            1 /* password */ => esp_at::escape::check_password(text)
-                .map_err(|_| E_PASSWORD)
-                .and_then(|()| set_str(d.password.as_mut_view(), text)),
-            2 /* host */ => check_host(text).and_then(|()| set_str(d.host.as_mut_view(), text)),
-            3 /* port */ => match parse_u32(value)
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|&p| p > 0)
-            {
-                Some(p) => {
-                    d.port = p;
-                    Ok(())
+            // the texts: checked, then copied in
+            0..=2 | 4 => {
+                let (checked, dst) = match key {
+                    0 => (
+                        esp_at::escape::check_ssid(text).map_err(|_| E_SSID),
+                        d.ssid.as_mut_view(),
+                    ),
+                    1 => (
+                        esp_at::escape::check_password(text).map_err(|_| E_PASSWORD),
+                        d.password.as_mut_view(),
+                    ),
+                    2 => (check_host(text), d.host.as_mut_view()),
+                    _ => (check_sensor(text), d.sensor_id.as_mut_view()),
+                };
+                checked.and_then(|()| set_str(dst, text))
+            }
+            // the whole numbers: one parse and one range check for all
+            3 /* port */ | 5 /* interval_ms */ | 6 /* samples */ => {
+                let (lo, hi, err) = match key {
+                    3 => (1, 65_535, E_PORT),
+                    5 => (10, 999_999_999, E_INTERVAL),
+                    _ => (1, 32, E_SAMPLES),
+                };
+                match parse_u32(value).filter(|v| *v >= lo && *v <= hi) {
+                    Some(v) => {
+                        match key {
+                            3 => d.port = v as u16,
+                            5 => d.interval_ms = v,
+                            _ => d.samples = v as u8,
+                        }
+                        Ok(())
+                    }
+                    None => Err(err),
                 }
-                None => Err(E_PORT),
-            },
-            4 /* sensor */ => check_sensor(text).and_then(|()| set_str(d.sensor_id.as_mut_view(), text)),
-            5 /* interval_ms */ => match parse_u32(value).filter(|&v| v >= 10) {
-                Some(v) => {
-                    d.interval_ms = v;
-                    Ok(())
-                }
-                None => Err(E_INTERVAL),
-            },
-            6 /* samples */ => match parse_u32(value).filter(|v| (1..=32).contains(v)) {
-                Some(v) => {
-                    d.samples = v as u8;
-                    Ok(())
-                }
-                None => Err(E_SAMPLES),
-            },
+            }
             7 /* cal_offset */ => match parse_i32(value) {
                 Some(v) => {
                     d.calibration.offset = v;
