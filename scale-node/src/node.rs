@@ -611,12 +611,13 @@ where
                 self.setup_line.push(&[b]);
                 continue;
             }
-            // what follows "OK" (measurements)
-            let mut detail: LineBuf<MAX_LINE> = LineBuf::new();
+            // the answer; a measurement writes what follows "OK" into it
+            let mut out: LineBuf<MAX_LINE> = LineBuf::new();
+            out.push_rom(rom!(b"OK"));
             let reply = if self.setup_line.overflowed() {
                 SetupReply::Err(rom!(b"line too long"))
             } else {
-                match self.setup_command(&mut detail) {
+                match self.setup_command(&mut out) {
                     Some(reply) => reply,
                     None => self
                         .config
@@ -641,12 +642,11 @@ where
                 (SetupReply::Committed, Some(cfg)) => cfg.save(&mut self.storage).is_ok(),
                 _ => true,
             };
-            let mut out: LineBuf<MAX_LINE> = LineBuf::new();
+            if reply != SetupReply::Ok {
+                out.clear();
+            }
             match &reply {
-                SetupReply::Ok => out
-                    .push_rom(rom!(b"OK"))
-                    .push(detail.as_bytes())
-                    .push_rom(rom!(b"\r\n")),
+                SetupReply::Ok => out.push_rom(rom!(b"\r\n")),
                 SetupReply::Aborted => out.push_rom(rom!(b"OK aborted\r\n")),
                 SetupReply::Committed if stored => out.push_rom(rom!(b"OK committed\r\n")),
                 // it runs, but a reset loses it: say so
@@ -1040,9 +1040,9 @@ where
         }
     }
 
-    #[inline(never)] // one copy: keeps small targets (AVR) small
     /// Apply one status from the gateway; `true` when it rejected the line (everything in flight
     /// is then sent again).
+    #[inline(never)] // one copy: keeps small targets (AVR) small
     fn on_status(&mut self, status: u16) -> bool {
         if self.in_flight == 0 || self.queue.is_empty() {
             return false;
