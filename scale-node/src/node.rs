@@ -625,7 +625,7 @@ where
                         .edit(self.setup_line.as_bytes()),
                 }
             };
-            if reply == SetupReply::Aborted {
+            if matches!(reply, SetupReply::Aborted) {
                 // back to the stored configuration (or the defaults)
                 if !self.load_stored() {
                     *self.config.get_or_insert_with(NodeConfig::default) = NodeConfig::default();
@@ -642,7 +642,7 @@ where
                 (SetupReply::Committed, Some(cfg)) => cfg.save(&mut self.storage).is_ok(),
                 _ => true,
             };
-            if reply != SetupReply::Ok {
+            if !matches!(reply, SetupReply::Ok) {
                 out.clear();
             }
             match &reply {
@@ -659,7 +659,7 @@ where
                     .push_rom(rom!(b"\r\n")),
             };
             let _ = self.uplink.setup_send(out.as_bytes());
-            if reply == SetupReply::Committed {
+            if matches!(reply, SetupReply::Committed) {
                 self.setup_started = false;
                 self.force_setup = false;
                 let _ = self.uplink.stop_setup();
