@@ -133,16 +133,19 @@ pub struct NodeStats {
 
 const EVENTS: usize = 8;
 
-/// `true` once the wrapping millisecond time `now` is at or past `deadline` (deadlines are
-/// at most 2^31 ms, about 24.8 days, ahead).
 /// `Vec::remove` without memmove (whose code costs 650 bytes on AVR): the items after `idx`
-/// are swapped down one by one. `None` past the end.
-fn remove_at<T, const N: usize>(v: &mut Vec<T, N>, idx: usize) -> Option<T> {
-    let tail = v.get_mut(idx..)?;
-    for i in 1..tail.len() {
-        tail.swap(i - 1, i);
+/// are copied down one by one. `None` past the end.
+fn remove_at<T: Copy, const N: usize>(v: &mut Vec<T, N>, idx: usize) -> Option<T> {
+    let out = *v.get(idx)?;
+    for i in idx + 1..v.len() {
+        if let Some(&next) = v.get(i)
+            && let Some(slot) = v.get_mut(i - 1)
+        {
+            *slot = next;
+        }
     }
-    v.pop()
+    v.pop();
+    Some(out)
 }
 
 /// `now` is at or after `deadline`, both [`Clock`] milliseconds that wrap (deadlines up to 24.8
