@@ -73,16 +73,11 @@ impl<const N: usize> LineBuf<N> {
         if v < 0 {
             self.push(b"-");
         }
-        // the digits with a point before the last two (5 → 0.05): no division
-        let mut d = [0u8; 10];
-        let n = esp_at::decimal(v.unsigned_abs(), &mut d);
-        let (int, frac) = d.get(..n).unwrap_or(&[]).split_at(n.saturating_sub(2));
-        self.push(if int.is_empty() { b"0" } else { int })
-            .push(b".");
-        if frac.len() < 2 {
-            self.push(b"0");
-        }
-        self.push(frac)
+        let (int, frac) = hx711::math::div_rem_u32(v.unsigned_abs(), 100);
+        // frac < 100: two digits with 8-bit arithmetic
+        let frac = frac as u8;
+        self.push_u32(int)
+            .push(&[b'.', b'0' + frac / 10, b'0' + frac % 10])
     }
 
     /// The bytes written.
