@@ -681,7 +681,8 @@ where
         let Some(cfg) = self.config.as_ref() else {
             return;
         };
-        let samples = usize::from(cfg.samples.max(1));
+        let cfg_samples = cfg.samples.max(1);
+        let samples = usize::from(cfg_samples);
         let interval = cfg.interval_ms;
         if self.powered_down
             && reached(
@@ -707,11 +708,11 @@ where
                 self.sensor_fault = false;
                 false
             }
-            Ok(None) | Err(nb::Error::WouldBlock) => self.over_budget(now, samples),
+            Ok(None) | Err(nb::Error::WouldBlock) => self.over_budget(now, cfg_samples),
             Err(nb::Error::Other(_)) => {
                 // the sample is lost (the driver also restarts its settling count)
                 self.stats.sample_errors = self.stats.sample_errors.wrapping_add(1);
-                self.over_budget(now, samples)
+                self.over_budget(now, cfg_samples)
             }
         };
         if fault {
@@ -737,11 +738,14 @@ where
     /// high (unplugged, unpowered) never errors in a non-blocking read, and one bad frame is no
     /// reason to give up: this is what makes a sensor fault.
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn over_budget(&self, now: u32, samples: usize) -> bool {
+    fn over_budget(&self, now: u32, samples: u8) -> bool {
+        // a sample period is at most 2^32 µs, 4 294 968 ms: 2 × 255 of them fit 32 bits, so a
+        // plain multiplication (a checked one costs an AVR a 64-bit product)
+        let samples_ms = 2 * u32::from(samples) * self.sensor.sample_period_ms().min(4_294_968);
         let budget = self
             .sensor
             .wake_time_ms()
-            .saturating_add((2 * samples as u32).saturating_mul(self.sensor.sample_period_ms()))
+            .saturating_add(samples_ms)
             .saturating_add(500);
         now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading)
     }
@@ -777,7 +781,7 @@ where
         let busy = self
             .sensor
             .wake_time_ms()
-            .saturating_add(u32::from(cfg.samples).saturating_mul(self.sensor.sample_period_ms()));
+            .saturating_add(u32::from(cfg.samples) * self.sensor.sample_period_ms().min(4_294_968));
         if cfg.interval_ms > busy.saturating_add(200) && self.sensor.power_down().is_ok() {
             self.powered_down = true;
         }
