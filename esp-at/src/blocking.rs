@@ -99,7 +99,12 @@ where
     /// returns `Ok` once the UART has been drained and the time is up.
     fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
         // 32-bit microseconds (a deadline of up to 71 minutes): no 64-bit arithmetic on AVR
-        let budget_us = timeout_ms.saturating_mul(1_000);
+        // (compared, not a checked multiplication: that costs an AVR a 64-bit product)
+        let budget_us = if timeout_ms > u32::MAX / 1_000 {
+            u32::MAX
+        } else {
+            timeout_ms * 1_000
+        };
         let mut spent: u32 = 0;
         loop {
             if let Step::Done(r) = self.core.step::<T::Error>(txn) {
@@ -108,7 +113,9 @@ where
             if self.io.read_ready().map_err(Error::Io)? {
                 let n = self.io.read(self.core.free_space()).map_err(Error::Io)?;
                 self.core.advance(n);
-                spent = spent.saturating_add((n as u32).saturating_mul(self.us_per_byte));
+                // both factors below 2^16: the product fits 32 bits
+                let n16 = n.min(0xFFFF) as u32;
+                spent = spent.saturating_add(n16 * self.us_per_byte.min(0xFFFF));
                 if spent < budget_us || n > 0 {
                     continue;
                 }
