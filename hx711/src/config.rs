@@ -50,7 +50,7 @@ impl Rate {
 
     /// Output settling time: four conversion periods (400 ms at 10 SPS, 50 ms at 80 SPS).
     pub const fn settling_us(self) -> u32 {
-        self.period_us().saturating_mul(SETTLING_CONVERSIONS as u32)
+        crate::math::saturating_mul_u32(self.period_us(), SETTLING_CONVERSIONS as u32)
     }
 }
 
@@ -237,7 +237,7 @@ impl Config {
     pub const fn ready_timeout(&self) -> u32 {
         match self.ready_timeout_us {
             Some(t) => t,
-            None => self.rate.period_us().saturating_mul(3),
+            None => crate::math::saturating_mul_u32(self.rate.period_us(), 3),
         }
     }
 }

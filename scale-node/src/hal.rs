@@ -65,7 +65,11 @@ where
 
     fn wake_time_ms(&self) -> u32 {
         // five conversions: one to select the mode again, four to settle
-        hx711::math::div_rem_u32(self.config().rate.period_us().saturating_mul(5), 1000).0
+        hx711::math::div_rem_u32(
+            hx711::math::saturating_mul_u32(self.config().rate.period_us(), 5),
+            1000,
+        )
+        .0
     }
 
     fn sample_period_ms(&self) -> u32 {
