@@ -91,6 +91,24 @@ pub fn div_trunc_i64(num: i64, den: i64) -> i64 {
     if (num < 0) != (den < 0) { -q } else { q }
 }
 
+/// `x * k` saturated at `u32::MAX`, by one comparison with a constant `k` (`u32::MAX / k` folds
+/// away; with a variable `k` it is a division): `u32::saturating_mul` checks the
+/// product for overflow, which on 8- and 16-bit targets (AVR) is a 64-bit multiplication.
+///
+/// ```
+/// use hx711::math::saturating_mul_u32;
+/// assert_eq!(saturating_mul_u32(100_000, 4), 400_000);
+/// assert_eq!(saturating_mul_u32(u32::MAX / 3 + 1, 3), u32::MAX);
+/// assert_eq!(saturating_mul_u32(7, 0), 0);
+/// ```
+pub const fn saturating_mul_u32(x: u32, k: u32) -> u32 {
+    if k != 0 && x > u32::MAX / k {
+        u32::MAX
+    } else {
+        x * k
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,23 +182,5 @@ mod tests {
                 q
             }
         }
-    }
-}
-
-/// `x * k` saturated at `u32::MAX`, by one comparison with a constant `k` (`u32::MAX / k` folds
-/// away; with a variable `k` it is a division): `u32::saturating_mul` checks the
-/// product for overflow, which on 8- and 16-bit targets (AVR) is a 64-bit multiplication.
-///
-/// ```
-/// use hx711::math::saturating_mul_u32;
-/// assert_eq!(saturating_mul_u32(100_000, 4), 400_000);
-/// assert_eq!(saturating_mul_u32(u32::MAX / 3 + 1, 3), u32::MAX);
-/// assert_eq!(saturating_mul_u32(7, 0), 0);
-/// ```
-pub const fn saturating_mul_u32(x: u32, k: u32) -> u32 {
-    if k != 0 && x > u32::MAX / k {
-        u32::MAX
-    } else {
-        x * k
     }
 }
