@@ -308,7 +308,7 @@ fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
     };
     let mut link = None;
     let mut len = a;
-    if buf.get(pos) == Some(&b',') {
+    if buf.get(pos).copied() == Some(b',') {
         match buf.get(pos + 1) {
             None => return wait,
             Some(d) if d.is_ascii_digit() => match digits_at(buf, pos + 1) {
@@ -325,11 +325,11 @@ fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
         }
     }
     // optional ,"ip",port before ':'
-    if buf.get(pos) == Some(&b',') {
+    if buf.get(pos).copied() == Some(b',') {
         let tail = buf.get(pos..).unwrap_or(&[]);
         let tail = tail.get(..MAX_HEADER).unwrap_or(tail);
         match tail.iter().position(|&b| b == b':' || b == b'\n') {
-            Some(p) if tail.get(p) == Some(&b':') => pos += p,
+            Some(p) if tail.get(p).copied() == Some(b':') => pos += p,
             Some(_) => return bad_header(buf),
             None if tail.len() >= MAX_HEADER => return bad_header(buf),
             None => return wait,
@@ -425,7 +425,7 @@ impl atat::Digester for EspDigester {
                         .iter()
                         .take_while(|&&b| matches!(b, b'\r' | b'\n'))
                         .count();
-                    if after.get(ws) == Some(&b'>') {
+                    if after.get(ws).copied() == Some(b'>') {
                         return (D::Prompt(b'>'), pos + ws + 1);
                     }
                     let data = body.and_then(|(s, e)| buf.get(s..e)).unwrap_or(&[]);

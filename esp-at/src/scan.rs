@@ -64,7 +64,7 @@ fn mac(s: &[u8]) -> Option<[u8; 6]> {
     let mut out = [0u8; 6];
     for (i, o) in out.iter_mut().enumerate() {
         let at = i * 3;
-        if i > 0 && inner.get(at - 1) != Some(&b':') {
+        if i > 0 && inner.get(at - 1).copied() != Some(b':') {
             return None;
         }
         *o = hex(*inner.get(at)?)? << 4 | hex(*inner.get(at + 1)?)?;
