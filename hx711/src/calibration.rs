@@ -206,15 +206,20 @@ impl Calibration {
         if crc16(&b[..12]) != crc {
             return Err(CalibrationError::BadCrc);
         }
-        let cal = Calibration {
-            offset: i32::from_le_bytes([b[3], b[4], b[5], b[6]]),
-            mul: i32::from_le_bytes([b[7], b[8], b[9], b[10]]),
-            shift: b[11],
-        };
-        if cal.shift > 62 || cal.mul == 0 {
+        Self::from_parts(
+            i32::from_le_bytes([b[3], b[4], b[5], b[6]]),
+            i32::from_le_bytes([b[7], b[8], b[9], b[10]]),
+            b[11],
+        )
+    }
+
+    /// A calibration from its three numbers (as stored elsewhere): `OutOfRange` for a zero
+    /// multiplier or a shift over 62, which no constructor makes.
+    pub fn from_parts(offset: i32, mul: i32, shift: u8) -> Result<Self, CalibrationError> {
+        if shift > 62 || mul == 0 {
             return Err(CalibrationError::OutOfRange);
         }
-        Ok(cal)
+        Ok(Calibration { offset, mul, shift })
     }
 }
 

@@ -80,6 +80,18 @@ fn calibration_errors() {
         Calibration::from_bytes(&b),
         Err(CalibrationError::UnsupportedVersion(9))
     );
+    // the three numbers, checked as a stored calibration is
+    let c = Calibration::from_known_mass(8_000, 8_000 + 160 * 100, 10_000).unwrap();
+    assert_eq!(Calibration::from_parts(c.offset, c.mul, c.shift), Ok(c));
+    assert_eq!(
+        Calibration::from_parts(0, 0, 10),
+        Err(CalibrationError::OutOfRange)
+    );
+    assert_eq!(
+        Calibration::from_parts(0, 1, 63),
+        Err(CalibrationError::OutOfRange)
+    );
+    assert!(Calibration::from_parts(0, 1, 62).is_ok());
 }
 
 #[test]

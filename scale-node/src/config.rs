@@ -270,15 +270,12 @@ impl NodeConfig {
         let &[o0, o1, o2, o3, m0, m1, m2, m3, shift, calibrated] = value else {
             return Err(LoadError::Invalid);
         };
-        let mul = i32::from_le_bytes([m0, m1, m2, m3]);
-        if mul == 0 || shift > 62 {
-            return Err(LoadError::Invalid);
-        }
-        self.calibration = Calibration {
-            offset: i32::from_le_bytes([o0, o1, o2, o3]),
-            mul,
+        self.calibration = Calibration::from_parts(
+            i32::from_le_bytes([o0, o1, o2, o3]),
+            i32::from_le_bytes([m0, m1, m2, m3]),
             shift,
-        };
+        )
+        .map_err(|_| LoadError::Invalid)?;
         self.calibrated = calibrated != 0;
         Ok(())
     }
@@ -317,12 +314,13 @@ fn walk(
             return Err(LoadError::Invalid);
         }
         if h[0] == END {
+            // the CRC follows the mark: its first byte was read with it
             crc = crc16_update(crc, &h[..1]);
-            let mut stored = [0u8; 2];
-            if pos + 3 > CONFIG_MAX || !read(pos + 1, &mut stored) {
+            let mut last = [0u8; 1];
+            if pos + 3 > CONFIG_MAX || !read(pos + 2, &mut last) {
                 return Err(LoadError::Invalid);
             }
-            if crc.to_le_bytes() != stored {
+            if crc.to_le_bytes() != [h[1], last[0]] {
                 return Err(LoadError::Crc);
             }
             return Ok(pos + 3);
@@ -384,10 +382,10 @@ impl NodeConfig {
     pub fn set_rom(&mut self, key: Rom, value: Rom) -> Result<(), Rom> {
         let (mut k, mut v) = ([0u8; 24], [0u8; 64]);
         if key.len() > k.len() {
-            return Err(rom!(b"unknown key"));
+            return Err(E_UNKNOWN_KEY);
         }
         if value.len() > v.len() {
-            return Err(rom!(b"value too long"));
+            return Err(E_TOO_LONG);
         }
         let (kn, vn) = (key.copy_to(&mut k), value.copy_to(&mut v));
         self.set(k.get(..kn).unwrap_or(&[]), v.get(..vn).unwrap_or(&[]))
@@ -545,7 +543,7 @@ impl NodeConfig {
     pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), Rom> {
         match KEYS.position_in_list(key) {
             Some(i) => self.set_field(i, value),
-            None => Err(rom!(b"unknown key")),
+            None => Err(E_UNKNOWN_KEY),
         }
     }
 
@@ -556,7 +554,7 @@ impl NodeConfig {
             return Err(rom!(b"value is not UTF-8"));
         };
         let d = self;
-        let r: Result<(), Rom> = match key {
+        match key {
             // the texts: checked, then copied in
             0..=2 | 4 => {
                 let (checked, dst) = match key {
@@ -648,9 +646,8 @@ impl NodeConfig {
                 }
                 _ => Err(rom!(b"format: classic or extended")),
             },
-            _ => Err(rom!(b"unknown key")),
-        };
-        r
+            _ => Err(E_UNKNOWN_KEY),
+        }
     }
 }
 
@@ -661,6 +658,8 @@ const E_PORT: Rom = rom!(b"port: 1-65535");
 const E_SAMPLES: Rom = rom!(b"samples: 1-32");
 const E_INTERVAL: Rom = rom!(b"interval_ms: 10-999999999");
 const E_FULL_ML: Rom = rom!(b"full_ml: 0-999999999 millilitres");
+const E_UNKNOWN_KEY: Rom = rom!(b"unknown key");
+const E_TOO_LONG: Rom = rom!(b"value too long");
 
 /// The setup keys, each after its length byte, in the order [`NodeConfig::set`] numbers them:
 /// one table and one loop instead of a comparison per key (a kilobyte of AVR code).
@@ -669,10 +668,10 @@ const KEYS: Rom = rom!(b"\x04ssid\x08password\x04host\x04port\x06sensor\x0binter
 /// Replace `dst` with `v` if it fits (through the size-less view: one copy of the code).
 fn set_str(dst: &mut heapless::string::StringView, v: &str) -> Result<(), Rom> {
     if v.len() > dst.capacity() {
-        return Err(rom!(b"value too long"));
+        return Err(E_TOO_LONG);
     }
     dst.clear();
-    dst.push_str(v).map_err(|_| rom!(b"value too long"))
+    dst.push_str(v).map_err(|_| E_TOO_LONG)
 }
 
 pub(crate) fn trim(mut s: &[u8]) -> &[u8] {

@@ -5,7 +5,7 @@ use embedded_storage::Storage;
 use heapless::Vec;
 use hx711::filter::{Estimator, Window};
 
-use crate::config::{LoadError, NodeConfig, SetupReply};
+use crate::config::{NodeConfig, SetupReply};
 use crate::fmt::LineBuf;
 use crate::hal::{Clock, Fault, Sensor, Uplink};
 use crate::led::{BlinkCode, Blinker};
@@ -401,24 +401,14 @@ where
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
-    /// Load the stored configuration in place; `false` (and the configuration untouched)
-    /// when the storage holds none.
+    /// Load the stored configuration in place; `false` (and the configuration as it was, or
+    /// the defaults where there was none) when the storage holds none.
     fn load_stored(&mut self) -> bool {
         // read in place, entry by entry: no copy of the record or the configuration on the stack
-        let had = self.config.is_some();
-        let r = self
-            .config
+        self.config
             .get_or_insert_with(NodeConfig::default)
-            .load_from(&mut self.storage);
-        if matches!(
-            r,
-            Err(LoadError::Empty | LoadError::Version | LoadError::Crc)
-        ) && !had
-        {
-            // nothing there: no configuration, as before
-            self.config = None;
-        }
-        r.is_ok()
+            .load_from(&mut self.storage)
+            .is_ok()
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
@@ -739,15 +729,18 @@ where
     /// reason to give up: this is what makes a sensor fault.
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn over_budget(&self, now: u32, samples: u8) -> bool {
-        // a sample period is at most 2^32 µs, 4 294 968 ms: 2 × 255 of them fit 32 bits, so a
-        // plain multiplication (a checked one costs an AVR a 64-bit product)
-        let samples_ms = 2 * u32::from(samples) * self.sensor.sample_period_ms().min(4_294_968);
         let budget = self
-            .sensor
-            .wake_time_ms()
-            .saturating_add(samples_ms)
+            .reading_time_ms(2 * u32::from(samples))
             .saturating_add(500);
         now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading)
+    }
+
+    /// Waking the sensor plus `samples` conversions, ms (`samples` up to 510).
+    fn reading_time_ms(&self, samples: u32) -> u32 {
+        // a sample period is at most 2^32 µs, 4 294 968 ms: 510 of them fit 32 bits, so a
+        // plain multiplication (a checked one costs an AVR a 64-bit product)
+        let samples_ms = samples.min(510) * self.sensor.sample_period_ms().min(4_294_968);
+        self.sensor.wake_time_ms().saturating_add(samples_ms)
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
@@ -778,10 +771,7 @@ where
         #[cfg(feature = "stock")]
         self.stock_readings(&cfg, cg, fl, now);
         // power down until the next reading when that saves anything
-        let busy = self
-            .sensor
-            .wake_time_ms()
-            .saturating_add(u32::from(cfg.samples) * self.sensor.sample_period_ms().min(4_294_968));
+        let busy = self.reading_time_ms(u32::from(cfg.samples));
         if cfg.interval_ms > busy.saturating_add(200) && self.sensor.power_down().is_ok() {
             self.powered_down = true;
         }
