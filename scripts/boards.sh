@@ -13,38 +13,38 @@ echo "=== Raspberry Pi Pico (thumbv6m-none-eabi)"
 (cd examples/rp2040 && cargo build --release)
 echo "=== Netduino Plus 2 (thumbv7em-none-eabihf)"
 (cd examples/stm32 && cargo build --release)
+# Every AVR build shares one target directory (and one host build of the proc-macros): each
+# firmware is copied to $fw as soon as it is linked, since the next build may overwrite it.
+fw=examples/uno/target/fw
+mkdir -p "$fw"
+avr() { # output-name cargo-args...: builds one AVR firmware in examples/uno and keeps its ELF
+    local name=$1 bin
+    shift
+    (cd examples/uno && cargo build --release "$@")
+    bin=$(printf '%s\n' "$@" | awk 'prev == "--bin" { print } { prev = $0 }')
+    cp "examples/uno/target/avr-none/release/$bin.elf" "$fw/$name.elf"
+}
 echo "=== Arduino Uno (avr-none): the esp-at probe and the article's sketch"
-(cd examples/uno && SCALE_PORT=15056 cargo build --release --bin at_probe)
-(cd examples/uno && SCALE_PORT=15058 SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 \
-    SCALE_FORMAT=classic cargo build --release --bin sketch)
-uno=examples/uno/target/avr-none/release
-cp "$uno/sketch.elf" "$uno/sketch-release.elf"
+SCALE_PORT=15056 avr at_probe --bin at_probe
+export SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic
+SCALE_PORT=15058 avr sketch --bin sketch
 echo "=== the same sketch with its stack report (SPI) for the simavr test"
-(cd examples/uno && SCALE_PORT=15058 SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 \
-    SCALE_FORMAT=classic cargo build --release --bin sketch --features stack-report \
-    --target-dir target/stack-report)
+SCALE_PORT=15058 avr sketch-stack --bin sketch --features stack-report
 echo "=== Arduino Mega 2560 (avr-none, atmega2560): the whole node, calibrated for the simavr test"
-mega=examples/uno/target/mega2560/avr-none/release
-(cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
-    RUSTFLAGS="-C target-cpu=atmega2560" \
-    cargo build --release --features full-node,mega2560 --bin node --target-dir target/mega2560)
-cp "$mega/node.elf" "$mega/node-configured.elf"
+export RUSTFLAGS="-C target-cpu=atmega2560"
+avr node-mega --bin node --features full-node,mega2560
 echo "=== the same with its stack report (USART1) for the simavr test"
-megas=examples/uno/target/mega2560-stack/avr-none/release
-(cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
-    RUSTFLAGS="-C target-cpu=atmega2560" \
-    cargo build --release --features full-node,mega2560,stack-report --bin node \
-    --target-dir target/mega2560-stack)
+avr node-mega-stack --bin node --features full-node,mega2560,stack-report
 echo "=== the same without a configuration: it starts in setup mode"
-(cd examples/uno && env -u SCALE_SSID -u SCALE_PASSWORD -u SCALE_HOST -u SCALE_PORT \
-    RUSTFLAGS="-C target-cpu=atmega2560" \
-    cargo build --release --features full-node,mega2560 --bin node --target-dir target/mega2560)
-cp "$mega/node.elf" "$mega/node-setup.elf"
+(
+    unset SCALE_SSID SCALE_PASSWORD SCALE_HOST SCALE_PORT
+    unset SCALE_SAMPLES SCALE_COUNTS_PER_GRAM SCALE_OFFSET SCALE_FORMAT
+    avr node-mega-setup --bin node --features full-node,mega2560
+)
 echo "=== the whole node for the ATmega328P, linked into a pretend 128 KB of flash to measure it"
-uno_node=examples/uno/target/uno-node-measure/avr-none/release
-(cd examples/uno && SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic \
-    RUSTFLAGS="-C target-cpu=atmega328p -C link-arg=-Wl,--defsym=__TEXT_REGION_LENGTH__=128k" \
-    cargo build --release --features full-node --bin node --target-dir target/uno-node-measure)
+RUSTFLAGS="-C target-cpu=atmega328p -C link-arg=-Wl,--defsym=__TEXT_REGION_LENGTH__=128k" \
+    avr node-uno-measure --bin node --features full-node
+unset RUSTFLAGS
 
 size_row() { # name elf size-tool
     "$3" "$2" | awk -v n="$1" 'NR==2 { printf "| %s | %d | %d | %d |\n", n, $1 + $2, $2 + $3, $2 }'
@@ -54,17 +54,17 @@ echo "| firmware | flash (text+data) | static RAM (data+bss) | data |"
 echo "|---|---:|---:|---:|"
 size_row "Pico: node (embassy-rp)" examples/rp2040/target/thumbv6m-none-eabi/release/scale-node-pico arm-none-eabi-size
 size_row "Netduino Plus 2: node (stm32f4xx-hal)" examples/stm32/target/thumbv7em-none-eabihf/release/scale-node-netduino arm-none-eabi-size
-size_row "Uno: the article's sketch (weigh, send, keep the link up)" "$uno/sketch-release.elf" avr-size
-size_row "Uno: esp-at probe (join, connect, send)" "$uno/at_probe.elf" avr-size
-size_row "Mega 2560: node (the Uno's firmware, ATmega2560 build)" "$mega/node-configured.elf" avr-size
-size_row "Uno: node (ATmega328P, measured only: over the 32 768 B)" "$uno_node/node.elf" avr-size
+size_row "Uno: the article's sketch (weigh, send, keep the link up)" "$fw/sketch.elf" avr-size
+size_row "Uno: esp-at probe (join, connect, send)" "$fw/at_probe.elf" avr-size
+size_row "Mega 2560: node (the Uno's firmware, ATmega2560 build)" "$fw/node-mega.elf" avr-size
+size_row "Uno: node (ATmega328P, measured only: over the 32 768 B)" "$fw/node-uno-measure.elf" avr-size
 echo
 
 echo "=== AVR node firmware in simavr: cycle-level HX711, simulated ESP8266, gateway on 127.0.0.1"
-(cd examples/uno-fil && NODE_ELF="../../$megas/node.elf" NODE_MCU=atmega2560 \
-    SETUP_ELF="../../$mega/node-setup.elf" SETUP_PORT=15057 \
-    NODE_PORT=15055 PROBE_ELF=../uno/target/avr-none/release/at_probe.elf PROBE_PORT=15056 \
-    SKETCH_ELF=../uno/target/stack-report/avr-none/release/sketch.elf SKETCH_PORT=15058 \
+(cd examples/uno-fil && NODE_ELF="../../$fw/node-mega-stack.elf" NODE_MCU=atmega2560 \
+    SETUP_ELF="../../$fw/node-mega-setup.elf" SETUP_PORT=15057 \
+    NODE_PORT=15055 PROBE_ELF="../../$fw/at_probe.elf" PROBE_PORT=15056 \
+    SKETCH_ELF="../../$fw/sketch-stack.elf" SKETCH_PORT=15058 \
     timeout 600 cargo test --release -- --nocapture)
 
 echo "=== Netduino Plus 2 firmware in QEMU with the simulated ESP8266"
