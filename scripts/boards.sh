@@ -17,33 +17,32 @@ echo "=== Netduino Plus 2 (thumbv7em-none-eabihf)"
 # firmware is copied to $fw as soon as it is linked, since the next build may overwrite it.
 fw=examples/uno/target/fw
 mkdir -p "$fw"
-avr() { # output-name cargo-args...: builds one AVR firmware in examples/uno and keeps its ELF
-    local name=$1 bin
-    shift
-    (cd examples/uno && cargo build --release "$@")
-    bin=$(printf '%s\n' "$@" | awk 'prev == "--bin" { print } { prev = $0 }')
+avr() { # output-name bin cargo-args...: builds one AVR firmware in examples/uno, keeps its ELF
+    local name=$1 bin=$2
+    shift 2
+    (cd examples/uno && cargo build --release --bin "$bin" "$@")
     cp "examples/uno/target/avr-none/release/$bin.elf" "$fw/$name.elf"
 }
 echo "=== Arduino Uno (avr-none): the esp-at probe and the article's sketch"
-SCALE_PORT=15056 avr at_probe --bin at_probe
+SCALE_PORT=15056 avr at_probe at_probe
 export SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000 SCALE_FORMAT=classic
-SCALE_PORT=15058 avr sketch --bin sketch
+SCALE_PORT=15058 avr sketch sketch
 echo "=== the same sketch with its stack report (SPI) for the simavr test"
-SCALE_PORT=15058 avr sketch-stack --bin sketch --features stack-report
+SCALE_PORT=15058 avr sketch-stack sketch --features stack-report
 echo "=== Arduino Mega 2560 (avr-none, atmega2560): the whole node, calibrated for the simavr test"
 export RUSTFLAGS="-C target-cpu=atmega2560"
-avr node-mega --bin node --features full-node,mega2560
+avr node-mega node --features full-node,mega2560
 echo "=== the same with its stack report (USART1) for the simavr test"
-avr node-mega-stack --bin node --features full-node,mega2560,stack-report
+avr node-mega-stack node --features full-node,mega2560,stack-report
 echo "=== the same without a configuration: it starts in setup mode"
 (
     unset SCALE_SSID SCALE_PASSWORD SCALE_HOST SCALE_PORT
     unset SCALE_SAMPLES SCALE_COUNTS_PER_GRAM SCALE_OFFSET SCALE_FORMAT
-    avr node-mega-setup --bin node --features full-node,mega2560
+    avr node-mega-setup node --features full-node,mega2560
 )
 echo "=== the whole node for the ATmega328P, linked into a pretend 128 KB of flash to measure it"
 RUSTFLAGS="-C target-cpu=atmega328p -C link-arg=-Wl,--defsym=__TEXT_REGION_LENGTH__=128k" \
-    avr node-uno-measure --bin node --features full-node
+    avr node-uno-measure node --features full-node
 unset RUSTFLAGS
 
 size_row() { # name elf size-tool
