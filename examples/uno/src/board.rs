@@ -403,6 +403,14 @@ pub fn statics() -> usize {
 /// A test port for firmware in the loop (feature `stack-report`): two little-endian 16-bit
 /// words, the peak stack and the statics. On the Uno the SPI master on D10-D13 sends them; on
 /// the Mega, whose SPI pins are the HX711's, USART1 (TX1, pin 18) at 115 200 baud.
+/// What a [`StackReport`] sends: the peak stack and the statics, 16-bit little-endian each.
+#[cfg(feature = "stack-report")]
+fn report_bytes() -> [u8; 4] {
+    let (stack, statics) = (peak_stack() as u16, statics() as u16);
+    let ([s0, s1], [t0, t1]) = (stack.to_le_bytes(), statics.to_le_bytes());
+    [s0, s1, t0, t1]
+}
+
 #[cfg(all(feature = "stack-report", not(feature = "mega2560")))]
 pub struct StackReport(mcu::SPI);
 
@@ -419,8 +427,7 @@ impl StackReport {
 
     /// Send the peak stack and the statics.
     pub fn send(&mut self) {
-        let (stack, statics) = (peak_stack() as u16, statics() as u16);
-        for b in stack.to_le_bytes().into_iter().chain(statics.to_le_bytes()) {
+        for b in report_bytes() {
             // SAFETY: any byte is a valid SPDR value
             self.0.spdr().write(|w| unsafe { w.bits(b) });
             while self.0.spsr().read().spif().bit_is_clear() {}
@@ -444,8 +451,7 @@ impl StackReport {
 
     /// Send the peak stack and the statics.
     pub fn send(&mut self) {
-        let (stack, statics) = (peak_stack() as u16, statics() as u16);
-        for b in stack.to_le_bytes().into_iter().chain(statics.to_le_bytes()) {
+        for b in report_bytes() {
             while self.0.ucsr1a().read().udre1().bit_is_clear() {}
             self.0.udr1().write(|w| w.set(b));
         }
