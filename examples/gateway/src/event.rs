@@ -26,6 +26,10 @@ pub struct Event {
     /// Flags (extended lines).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub flags: Option<u32>,
+    /// Boot id of the node (extended lines from nodes that send one): with `Seq`, it names
+    /// the reading, so a consumer can drop a duplicate by (`DeviceId`, `SensorId`, `Boot`, `Seq`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub boot: Option<u32>,
 }
 
 impl Event {
@@ -40,6 +44,7 @@ impl Event {
             sensor_value: line.value.clone(),
             seq: line.seq,
             flags: line.flags,
+            boot: line.boot,
         }
     }
 

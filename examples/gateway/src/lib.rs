@@ -4,7 +4,9 @@
 //! lines; each line is answered with a bare HTTP-style status (`201`, no line ending), as the
 //! article's gateway does. Lines become JSON events that go to a [`sink::Sink`].
 
+pub mod admission;
 pub mod aggregate;
+pub mod dedupe;
 pub mod event;
 pub mod prometheus;
 pub mod protocol;
@@ -12,31 +14,35 @@ pub mod sas;
 pub mod sink;
 pub mod spool;
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
+use std::io::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 
+use crate::admission::{Network, PerAddress, allowed};
 use crate::aggregate::Windows;
+use crate::dedupe::{Dedupe, Key};
 use crate::event::{Event, now_iso8601};
 use crate::protocol::parse_line;
-use crate::sink::Sink;
-use crate::spool::Spool;
+use crate::sink::{Failure, Sink};
+use crate::spool::{DeadLetter, Position, Spool};
 
 /// When a device hears its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyMode {
     /// After the sink accepted the reading (the article's synchronous status, `201`, or the
-    /// sink's error status such as `401`).
+    /// sink's error status such as `401`). A reading the sink did not take within
+    /// [`Options::sync_timeout`] is answered `503` and not delivered.
     Sync,
     /// As soon as the reading is queued (and spooled, with a spool): `201`.
     Enqueue,
@@ -45,7 +51,8 @@ pub enum ReplyMode {
 /// Gateway settings.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Listen address.
+    /// Listen address (default `127.0.0.1:5001`: devices on the network need `0.0.0.0:5001`
+    /// or the gateway's own address, ideally with an [`allow`](Self::allow) list).
     pub listen: SocketAddr,
     /// `GatewayId` of the events.
     pub gateway_id: String,
@@ -53,23 +60,42 @@ pub struct Options {
     pub max_line: usize,
     /// A connection silent this long is closed.
     pub idle_timeout: Duration,
+    /// A status that cannot be written within this long (a peer that does not read) closes
+    /// the connection.
+    pub write_timeout: Duration,
     /// Connections served at once; more are closed on accept.
     pub max_connections: usize,
+    /// Connections one address may hold at once; more from it are closed on accept.
+    pub max_per_address: usize,
+    /// Addresses or networks that may connect (empty: every address).
+    pub allow: Vec<Network>,
     /// Readings between devices and the sink.
     pub queue: usize,
     /// Reply mode.
     pub reply: ReplyMode,
+    /// In `sync` mode, the longest a device waits for the sink: then it hears `503` and the
+    /// reading is not delivered (the device keeps it and sends it again). Keep it below the
+    /// devices' own wait for a status (3 s for scale-node).
+    pub sync_timeout: Duration,
     /// Most events per sink call.
     pub batch_max: usize,
-    /// How long to wait for more events before a sink call.
+    /// How long to wait for more events before a sink call (0: take only what is already
+    /// queued, so a lone device is never held back and batches form only under load).
     pub batch_linger: Duration,
     /// Durable spool directory.
     pub spool: Option<PathBuf>,
+    /// Where events the sink refuses for good are kept (default: `dead-letter.jsonl` in the
+    /// spool directory; without either, they are written to stderr).
+    pub dead_letter: Option<PathBuf>,
+    /// Keys of the duplicate table (device, sensor, boot); least recently used go first.
+    pub dedupe_capacity: usize,
     /// Tumbling window for aggregates (`None`: no aggregates).
     pub window: Option<Duration>,
-    /// Bytes without a line ending that count as one line once the device pauses this long
-    /// (devices that send one reading per packet without a newline).
-    pub flush_after: Duration,
+    /// For devices that end a reading by pausing instead of a line ending: bytes without a
+    /// line ending count as one line once the device pauses this long. Only on connections
+    /// that have not sent a line ending yet; off by default, so that a line split by a pause
+    /// is never taken for two.
+    pub flush_after: Option<Duration>,
     /// First retry delay after a retryable sink failure (doubles up to 5 s).
     pub retry_base: Duration,
     /// Where to serve `GET /metrics` for Prometheus (`None`: nowhere).
@@ -79,18 +105,24 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            listen: SocketAddr::from(([0, 0, 0, 0], 5001)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
             gateway_id: "gateway".into(),
             max_line: 256,
             idle_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(10),
             max_connections: 1_000,
+            max_per_address: 64,
+            allow: Vec::new(),
             queue: 10_000,
             reply: ReplyMode::Sync,
+            sync_timeout: Duration::from_secs(2),
             batch_max: 100,
-            batch_linger: Duration::from_millis(5),
+            batch_linger: Duration::ZERO,
             spool: None,
+            dead_letter: None,
+            dedupe_capacity: 100_000,
             window: None,
-            flush_after: Duration::from_millis(100),
+            flush_after: None,
             retry_base: Duration::from_millis(100),
             metrics_listen: None,
         }
@@ -104,22 +136,32 @@ pub struct Metrics {
     pub received: AtomicU64,
     /// Events the sink accepted.
     pub forwarded: AtomicU64,
-    /// Malformed or over-long lines.
+    /// Malformed or over-long lines, and lines the sink could never deliver (`400`).
     pub rejected: AtomicU64,
-    /// Lines dropped as duplicates of a sequence number already seen.
+    /// Lines dropped as duplicates of a reading already accepted.
     pub duplicates: AtomicU64,
     /// Events waiting for the sink.
     pub queued: AtomicU64,
     /// Sink retries.
     pub retries: AtomicU64,
-    /// Events the sink refused for good (e.g. 401).
+    /// Events the sink refused for good (kept in the dead-letter file).
     pub failed: AtomicU64,
-    /// Lines answered 503 because the queue was full.
+    /// Lines answered 503 because the queue was full (or the spool could not be written).
     pub overflow: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
-    /// Connections closed at once because of the connection limit.
+    /// Connections closed at once because of the connection limits.
     pub refused: AtomicU64,
+    /// Connections from addresses outside the allow-list.
+    pub denied: AtomicU64,
+    /// `sync` readings answered 503 because the sink did not take them in time.
+    pub timeouts: AtomicU64,
+    /// Damaged spool records skipped on replay.
+    pub spool_skipped: AtomicU64,
+    /// Device connections open now.
+    pub open: AtomicU64,
+    /// Keys in the duplicate table now.
+    pub dedupe_keys: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -136,6 +178,11 @@ pub struct MetricsSnapshot {
     pub overflow: u64,
     pub connections: u64,
     pub refused: u64,
+    pub denied: u64,
+    pub timeouts: u64,
+    pub spool_skipped: u64,
+    pub open: u64,
+    pub dedupe_keys: u64,
 }
 
 impl Metrics {
@@ -153,6 +200,11 @@ impl Metrics {
             overflow: g(&self.overflow),
             connections: g(&self.connections),
             refused: g(&self.refused),
+            denied: g(&self.denied),
+            timeouts: g(&self.timeouts),
+            spool_skipped: g(&self.spool_skipped),
+            open: g(&self.open),
+            dedupe_keys: g(&self.dedupe_keys),
         }
     }
 }
@@ -164,42 +216,113 @@ fn inc(a: &AtomicU64) {
 /// Where windowed aggregates are written (JSON lines).
 pub type AggregateOut = Option<Box<dyn std::io::Write + Send>>;
 
+/// The soft limit on open files of this process (Linux: `/proc/self/limits`), if known.
+pub fn open_file_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Files the gateway needs besides its device connections (listeners, spool, sink, runtime).
+pub const RESERVED_FILES: u64 = 64;
+
 struct Job {
     event: Event,
+    /// (key, seq) to record as accepted once the sink took it (`sync` mode).
+    key: Option<(Key, u32)>,
     reply: Option<oneshot::Sender<u16>>,
+    /// `sync` mode: when the device stops waiting.
+    deadline: Option<Instant>,
+    pos: Option<Position>,
 }
 
-/// Recently seen sequence numbers per (device address, sensor id).
-#[derive(Default)]
-struct Dedupe {
-    seen: HashMap<(String, String), VecDeque<u32>>,
+enum SpoolMsg {
+    Append(Job, oneshot::Sender<bool>),
+    Commit(Position),
+    /// No more appends: let go of the queue so that the forwarder can drain it and end.
+    Close,
 }
 
-impl Dedupe {
-    const KEEP: usize = 256;
-
-    /// `true` if `seq` is new (and records it).
-    fn fresh(&mut self, device: &str, sensor: &str, seq: u32) -> bool {
-        let q = self
-            .seen
-            .entry((device.to_string(), sensor.to_string()))
-            .or_default();
-        if q.contains(&seq) {
-            return false;
+/// The spool's own thread: appends arrive from every connection and are written together,
+/// with one sync for all that are waiting (group commit), then queued in spool order.
+fn spool_thread(
+    mut spool: Spool,
+    rx: std::sync::mpsc::Receiver<SpoolMsg>,
+    tx: mpsc::Sender<Job>,
+    metrics: Arc<Metrics>,
+) {
+    let mut tx = Some(tx);
+    while let Ok(first) = rx.recv() {
+        let mut msgs = vec![first];
+        while msgs.len() < 4_096 {
+            match rx.try_recv() {
+                Ok(m) => msgs.push(m),
+                Err(_) => break,
+            }
         }
-        // a much smaller number than before: the device restarted and counts from zero again
-        if q.iter()
-            .max()
-            .is_some_and(|&m| seq.saturating_add(1_000) < m)
+        let mut commit = None;
+        let mut appends = Vec::new();
+        for m in msgs {
+            match m {
+                SpoolMsg::Append(j, a) => appends.push((j, a)),
+                SpoolMsg::Commit(p) => commit = commit.max(Some(p)),
+                SpoolMsg::Close => tx = None,
+            }
+        }
+        let room = tx.as_ref().map_or(0, |t| t.capacity());
+        let refuse = appends.split_off(room.min(appends.len()));
+        for (_, a) in refuse {
+            let _ = a.send(false);
+        }
+        if let Some(q) = tx.as_ref().filter(|_| !appends.is_empty()) {
+            let events: Vec<Event> = appends.iter().map(|(j, _)| j.event.clone()).collect();
+            match spool.append(&events) {
+                Ok(pos) => {
+                    for ((mut j, a), p) in appends.into_iter().zip(pos) {
+                        j.pos = Some(p);
+                        metrics.queued.fetch_add(1, Ordering::Relaxed);
+                        let ok = q.try_send(j).is_ok();
+                        if !ok {
+                            metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        let _ = a.send(ok);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("spool: cannot write: {e}; answering 503");
+                    for (_, a) in appends {
+                        let _ = a.send(false);
+                    }
+                }
+            }
+        }
+        if let Some(p) = commit
+            && let Err(e) = spool.commit(p)
         {
-            q.clear();
+            eprintln!("spool: cannot commit the offset: {e}");
         }
-        if q.len() == Self::KEEP {
-            q.pop_front();
-        }
-        q.push_back(seq);
-        true
     }
+}
+
+/// How accepted readings get into the queue.
+#[derive(Clone)]
+enum Door {
+    Queue(mpsc::Sender<Job>),
+    Spool(std::sync::mpsc::Sender<SpoolMsg>),
+}
+
+/// What the connections share.
+struct Shared {
+    opts: Options,
+    metrics: Arc<Metrics>,
+    door: Door,
+    dedupe: Arc<Mutex<Dedupe>>,
+    /// The sink's rules for what it can deliver (checked at the door).
+    mqtt_levels: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A running gateway.
@@ -214,6 +337,8 @@ pub struct Gateway {
 
 impl Gateway {
     /// Bind and start serving. `aggregates` receives the windowed aggregates as JSON lines.
+    /// With a spool, what it holds undelivered is queued first, in order; damaged records are
+    /// skipped and reported on stderr.
     pub async fn start(
         opts: Options,
         sink: Sink,
@@ -234,31 +359,90 @@ impl Gateway {
             None => (None, None),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
-        let (spool, replay) = match &opts.spool {
-            Some(dir) => {
-                let (s, r) = Spool::open(dir, true)?;
-                (Some(Arc::new(Mutex::new(s))), r)
-            }
-            None => (None, Vec::new()),
+        let opened = match opts.spool.clone() {
+            Some(dir) => Some(
+                tokio::task::spawn_blocking(move || Spool::open(&dir, true))
+                    .await
+                    .map_err(std::io::Error::other)??,
+            ),
+            None => None,
         };
-        let (tx, rx) = mpsc::channel::<Job>(opts.queue.max(1) + replay.len());
-        for event in replay {
-            inc(&metrics.queued);
-            let _ = tx.try_send(Job { event, reply: None });
-        }
+        let dead_path = opts
+            .dead_letter
+            .clone()
+            .or_else(|| opts.spool.as_ref().map(|d| d.join("dead-letter.jsonl")));
+        let dead = match dead_path {
+            Some(p) => Some(Arc::new(Mutex::new(DeadLetter::open(&p)?))),
+            None => None,
+        };
+        let replayed = opened.as_ref().map_or(0, |(_, r)| r.events.len());
+        let (tx, rx) = mpsc::channel::<Job>(opts.queue.max(1) + replayed);
+        let mut commits = None;
+        let mut spool_thread_handle = None;
+        let door = match opened {
+            Some((spool, replay)) => {
+                for note in &replay.notes {
+                    eprintln!("spool: {note}");
+                }
+                metrics
+                    .spool_skipped
+                    .fetch_add(replay.skipped, Ordering::Relaxed);
+                if !replay.events.is_empty() {
+                    eprintln!(
+                        "spool: {} readings not yet delivered, sending them first",
+                        replay.events.len()
+                    );
+                }
+                for (event, pos) in replay.events {
+                    inc(&metrics.queued);
+                    let _ = tx.try_send(Job {
+                        event,
+                        key: None,
+                        reply: None,
+                        deadline: None,
+                        pos: Some(pos),
+                    });
+                }
+                let (stx, srx) = std::sync::mpsc::channel();
+                let m = metrics.clone();
+                spool_thread_handle = Some(
+                    std::thread::Builder::new()
+                        .name("spool".into())
+                        .spawn(move || spool_thread(spool, srx, tx, m))?,
+                );
+                commits = Some(stx.clone());
+                Door::Spool(stx)
+            }
+            None => Door::Queue(tx),
+        };
+        let dedupe = Arc::new(Mutex::new(Dedupe::new(opts.dedupe_capacity)));
+        let shared = Arc::new(Shared {
+            opts: opts.clone(),
+            metrics: metrics.clone(),
+            door,
+            dedupe: dedupe.clone(),
+            mqtt_levels: matches!(sink, Sink::Mqtt(_)),
+        });
         let fwd = tokio::spawn(forward(
             rx,
             sink,
-            opts.clone(),
-            metrics.clone(),
-            spool.clone(),
+            Forwarder {
+                opts: opts.clone(),
+                metrics: metrics.clone(),
+                commits,
+                dead,
+                dedupe,
+            },
             aggregates,
         ));
-        let m = metrics.clone();
         let done = tokio::spawn(async move {
-            serve(listener, tx, opts, m, spool, stop_rx).await;
-            // the sender side is gone: the forwarder drains the queue and ends
+            serve(listener, shared, stop_rx).await;
+            // the senders are gone: the forwarder drains the queue and ends
             let _ = fwd.await;
+            // and the spool commits what was delivered
+            if let Some(h) = spool_thread_handle {
+                let _ = tokio::task::spawn_blocking(move || h.join()).await;
+            }
         });
         Ok(Gateway {
             addr,
@@ -309,16 +493,10 @@ impl Gateway {
     }
 }
 
-async fn serve(
-    listener: TcpListener,
-    tx: mpsc::Sender<Job>,
-    opts: Options,
-    metrics: Arc<Metrics>,
-    spool: Option<Arc<Mutex<Spool>>>,
-    mut stop: oneshot::Receiver<()>,
-) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    let opts = &shared.opts;
     let limit = Arc::new(Semaphore::new(opts.max_connections));
-    let dedupe = Arc::new(Mutex::new(Dedupe::default()));
+    let per_address = PerAddress::new(opts.max_per_address);
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -326,50 +504,63 @@ async fn serve(
             a = listener.accept() => a,
         };
         let Ok((stream, peer)) = accepted else {
+            // out of file descriptors, most likely: let connections close
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            inc(&metrics.refused);
-            drop(stream);
+        if !allowed(&opts.allow, peer.ip()) {
+            inc(&shared.metrics.denied);
+            continue;
+        }
+        let Some(slot) = per_address.take(peer.ip()) else {
+            inc(&shared.metrics.refused);
             continue;
         };
-        inc(&metrics.connections);
-        let (tx, opts, metrics, spool, dedupe) = (
-            tx.clone(),
-            opts.clone(),
-            metrics.clone(),
-            spool.clone(),
-            dedupe.clone(),
-        );
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            inc(&shared.metrics.refused);
+            continue;
+        };
+        inc(&shared.metrics.connections);
+        inc(&shared.metrics.open);
+        let shared = shared.clone();
         conns.spawn(async move {
-            let _permit = permit;
-            connection(stream, peer, tx, opts, metrics, spool, dedupe).await;
+            let _held = (permit, slot);
+            connection(stream, peer, &shared).await;
+            shared.metrics.open.fetch_sub(1, Ordering::Relaxed);
         });
         while conns.try_join_next().is_some() {}
     }
     conns.abort_all();
+    while conns.join_next().await.is_some() {}
+    if let Door::Spool(s) = &shared.door {
+        let _ = s.send(SpoolMsg::Close);
+    }
 }
 
-async fn connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    tx: mpsc::Sender<Job>,
-    opts: Options,
-    metrics: Arc<Metrics>,
-    spool: Option<Arc<Mutex<Spool>>>,
-    dedupe: Arc<Mutex<Dedupe>>,
-) {
+/// Write a status, within the write deadline.
+async fn answer(stream: &mut TcpStream, status: u16, within: Duration) -> bool {
+    let text = status.to_string();
+    matches!(
+        tokio::time::timeout(within, stream.write_all(text.as_bytes())).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let opts = &shared.opts;
     let _ = stream.set_nodelay(true);
     let device = peer.ip().to_string();
     let mut buf: Vec<u8> = Vec::with_capacity(opts.max_line);
     let mut chunk = [0u8; 1024];
     let mut discarding = false;
+    // a connection that has ended a line once ends all its lines: no pause-flush for it
+    let mut terminated = false;
     let mut last_data = Instant::now();
     loop {
-        // complete lines first
-        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
+        // complete lines first (`\n`, `\r\n` or `\r` alone)
+        while let Some(end) = buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            terminated = true;
             if discarding {
                 discarding = false;
                 continue;
@@ -378,47 +569,38 @@ async fn connection(
             if body.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let status = handle_line(body, &device, &tx, &opts, &metrics, &spool, &dedupe).await;
-            if stream
-                .write_all(status.to_string().as_bytes())
-                .await
-                .is_err()
-            {
+            let status = handle_line(body, &device, shared).await;
+            if !answer(&mut stream, status, opts.write_timeout).await {
                 return;
             }
         }
         if buf.len() > opts.max_line {
             // an endless line: answer once, drop it up to its end
-            inc(&metrics.rejected);
+            inc(&shared.metrics.rejected);
             buf.clear();
             if !discarding {
                 discarding = true;
-                if stream.write_all(b"413").await.is_err() {
+                if !answer(&mut stream, 413, opts.write_timeout).await {
                     return;
                 }
             }
         }
-        let wait = if buf.is_empty() || discarding {
-            opts.idle_timeout
-        } else {
-            opts.flush_after
-        };
+        let flush = opts
+            .flush_after
+            .filter(|_| !terminated && !buf.is_empty() && !discarding);
+        let idle_left = opts.idle_timeout.saturating_sub(last_data.elapsed());
+        let wait = flush.map_or(idle_left, |f| f.min(idle_left));
         match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return,
             Ok(Ok(n)) => {
                 buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
                 last_data = Instant::now();
             }
-            Err(_) if !buf.is_empty() && !discarding => {
+            Err(_) if flush.is_some() && last_data.elapsed() < opts.idle_timeout => {
                 // a reading sent without a line ending: the pause ends it
                 let line = std::mem::take(&mut buf);
-                let status =
-                    handle_line(&line, &device, &tx, &opts, &metrics, &spool, &dedupe).await;
-                if stream
-                    .write_all(status.to_string().as_bytes())
-                    .await
-                    .is_err()
-                {
+                let status = handle_line(&line, &device, shared).await;
+                if !answer(&mut stream, status, opts.write_timeout).await {
                     return;
                 }
             }
@@ -431,15 +613,8 @@ async fn connection(
     }
 }
 
-async fn handle_line(
-    raw: &[u8],
-    device: &str,
-    tx: &mpsc::Sender<Job>,
-    opts: &Options,
-    metrics: &Metrics,
-    spool: &Option<Arc<Mutex<Spool>>>,
-    dedupe: &Mutex<Dedupe>,
-) -> u16 {
+async fn handle_line(raw: &[u8], device: &str, shared: &Shared) -> u16 {
+    let (opts, metrics) = (&shared.opts, &*shared.metrics);
     inc(&metrics.received);
     let line = match parse_line(raw) {
         Ok(l) => l,
@@ -448,38 +623,60 @@ async fn handle_line(
             return 400;
         }
     };
-    if let Some(seq) = line.seq {
-        let fresh = match dedupe.lock() {
-            Ok(mut d) => d.fresh(device, &line.sensor_id, seq),
-            Err(_) => true,
-        };
-        if !fresh {
-            inc(&metrics.duplicates);
-            return 201;
-        }
+    // a reading the sink could never deliver is refused now, not accepted and then stuck
+    if shared.mqtt_levels && !sink::mqtt_level_ok(&line.sensor_type) {
+        inc(&metrics.rejected);
+        return 400;
+    }
+    let key = match (line.seq, line.boot) {
+        (Some(seq), Some(boot)) => Some((
+            Key {
+                device: device.to_string(),
+                sensor: line.sensor_id.clone(),
+                boot,
+            },
+            seq,
+        )),
+        _ => None,
+    };
+    if let Some((k, seq)) = &key
+        && lock(&shared.dedupe).seen(k, *seq)
+    {
+        inc(&metrics.duplicates);
+        return 201;
     }
     let event = Event::new(&line, &opts.gateway_id, device, now_iso8601());
-    let (reply, rx) = match opts.reply {
+    let (reply, rx, deadline) = match opts.reply {
         ReplyMode::Sync => {
             let (t, r) = oneshot::channel();
-            (Some(t), Some(r))
+            (Some(t), Some(r), Some(Instant::now() + opts.sync_timeout))
         }
-        ReplyMode::Enqueue => (None, None),
+        ReplyMode::Enqueue => (None, None, None),
     };
-    // the spool write and the enqueue happen under one lock, so the spool's order is the
-    // forwarder's order
-    let queued = {
-        let guard = spool.as_ref().and_then(|s| s.lock().ok());
-        let mut guard = guard;
-        if let Some(s) = guard.as_deref_mut()
-            && tx.capacity() > 0
-            && s.append(&event).is_err()
-        {
-            return 503;
+    let sync_key = if opts.reply == ReplyMode::Sync {
+        key.clone()
+    } else {
+        None
+    };
+    let job = Job {
+        event,
+        key: sync_key,
+        reply,
+        deadline,
+        pos: None,
+    };
+    let queued = match &shared.door {
+        Door::Queue(tx) => {
+            metrics.queued.fetch_add(1, Ordering::Relaxed);
+            let ok = tx.try_send(job).is_ok();
+            if !ok {
+                metrics.queued.fetch_sub(1, Ordering::Relaxed);
+            }
+            ok
         }
-        match tx.try_send(Job { event, reply }) {
-            Ok(()) => true,
-            Err(_) => false,
+        Door::Spool(s) => {
+            let (a, r) = oneshot::channel();
+            s.send(SpoolMsg::Append(job, a)).is_ok() && r.await.unwrap_or(false)
         }
     };
     if !queued {
@@ -487,30 +684,47 @@ async fn handle_line(
         inc(&metrics.overflow);
         return 503;
     }
-    inc(&metrics.queued);
     match rx {
-        Some(rx) => rx.await.unwrap_or(503),
-        None => 201,
+        // the forwarder answers every job by its deadline; the margin covers a sink call
+        // that was under way when the deadline passed
+        Some(rx) => match tokio::time::timeout(opts.sync_timeout * 2, rx).await {
+            Ok(Ok(status)) => status,
+            _ => 503,
+        },
+        None => {
+            if let Some((k, seq)) = &key {
+                let mut d = lock(&shared.dedupe);
+                d.accepted(k, *seq);
+                metrics.dedupe_keys.store(d.len() as u64, Ordering::Relaxed);
+            }
+            201
+        }
     }
+}
+
+struct Forwarder {
+    opts: Options,
+    metrics: Arc<Metrics>,
+    commits: Option<std::sync::mpsc::Sender<SpoolMsg>>,
+    dead: Option<Arc<Mutex<DeadLetter>>>,
+    dedupe: Arc<Mutex<Dedupe>>,
 }
 
 async fn forward(
     mut rx: mpsc::Receiver<Job>,
     mut sink: Sink,
-    opts: Options,
-    metrics: Arc<Metrics>,
-    spool: Option<Arc<Mutex<Spool>>>,
+    f: Forwarder,
     mut aggregates: AggregateOut,
 ) {
     let mut windows = Windows::default();
-    let window = opts.window;
-    let mut window_end = window.map(|w| tokio::time::Instant::now() + w);
+    let window = f.opts.window;
+    let mut window_end = window.map(|w| Instant::now() + w);
     loop {
         let first = match window_end {
             Some(end) => tokio::select! {
                 j = rx.recv() => j,
                 _ = tokio::time::sleep_until(end) => {
-                    flush_windows(&mut windows, &mut aggregates);
+                    flush_windows(&mut windows, &mut aggregates).await;
                     window_end = window.map(|w| end + w);
                     continue;
                 }
@@ -518,64 +732,170 @@ async fn forward(
             None => rx.recv().await,
         };
         let Some(first) = first else { break };
+        // what is queued already joins the batch; waiting for more only if asked to
         let mut jobs = vec![first];
-        let linger = tokio::time::Instant::now() + opts.batch_linger;
-        while jobs.len() < opts.batch_max {
-            match tokio::time::timeout_at(linger, rx.recv()).await {
-                Ok(Some(j)) => jobs.push(j),
-                _ => break,
+        while jobs.len() < f.opts.batch_max {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
             }
+        }
+        if !f.opts.batch_linger.is_zero() {
+            let linger = Instant::now() + f.opts.batch_linger;
+            while jobs.len() < f.opts.batch_max {
+                match tokio::time::timeout_at(linger, rx.recv()).await {
+                    Ok(Some(j)) => jobs.push(j),
+                    _ => break,
+                }
+            }
+        }
+        let n = jobs.len() as u64;
+        let last = jobs.iter().filter_map(|j| j.pos).max();
+        deliver(jobs, &mut sink, &f, &mut windows).await;
+        f.metrics.queued.fetch_sub(n, Ordering::Relaxed);
+        if let (Some(p), Some(c)) = (last, &f.commits) {
+            let _ = c.send(SpoolMsg::Commit(p));
+        }
+    }
+    flush_windows(&mut windows, &mut aggregates).await;
+}
+
+/// Deliver a batch: retried while the failure is transient, events the sink refuses for good
+/// isolated and kept in the dead-letter file, `sync` devices answered by their deadline.
+async fn deliver(mut jobs: Vec<Job>, sink: &mut Sink, f: &Forwarder, windows: &mut Windows) {
+    let mut delay = f.opts.retry_base;
+    loop {
+        // `sync` devices that stopped waiting hear 503; their readings are not delivered
+        let now = Instant::now();
+        jobs.retain_mut(|j| {
+            if j.deadline.is_some_and(|d| d <= now) {
+                if let Some(r) = j.reply.take() {
+                    let _ = r.send(503);
+                }
+                inc(&f.metrics.timeouts);
+                false
+            } else {
+                true
+            }
+        });
+        if jobs.is_empty() {
+            return;
         }
         let batch: Vec<Event> = jobs.iter().map(|j| j.event.clone()).collect();
-        let mut delay = opts.retry_base;
-        let result = loop {
-            match sink.send(&batch).await {
-                Ok(s) => break Ok(s),
-                Err(e) if e.retryable => {
-                    inc(&metrics.retries);
-                    eprintln!("sink: {e}; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+        let e = match sink.send(&batch).await {
+            Ok(status) => {
+                f.metrics
+                    .forwarded
+                    .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                let mut d = lock(&f.dedupe);
+                for j in &mut jobs {
+                    windows.add(
+                        &j.event.device_id,
+                        &j.event.sensor_id,
+                        &j.event.sensor_type,
+                        j.event.number(),
+                    );
+                    if let Some((k, seq)) = &j.key {
+                        d.accepted(k, *seq);
+                    }
+                    if let Some(r) = j.reply.take() {
+                        let _ = r.send(status);
+                    }
                 }
-                Err(e) => break Err(e),
+                f.metrics
+                    .dedupe_keys
+                    .store(d.len() as u64, Ordering::Relaxed);
+                return;
             }
+            Err(e) => e,
         };
-        let n = jobs.len() as u64;
-        metrics.queued.fetch_sub(n, Ordering::Relaxed);
-        let status = match &result {
-            Ok(s) => {
-                metrics.forwarded.fetch_add(n, Ordering::Relaxed);
-                for e in &batch {
-                    windows.add(&e.device_id, &e.sensor_id, &e.sensor_type, e.number());
+        match e.kind {
+            Failure::Refused if jobs.len() > 1 => {
+                // find the ones the sink refuses: one by one, in order
+                for j in jobs {
+                    Box::pin(deliver(vec![j], sink, f, windows)).await;
                 }
-                *s
+                return;
             }
-            Err(e) => {
-                eprintln!("sink: {e}; {n} events not forwarded");
-                metrics.failed.fetch_add(n, Ordering::Relaxed);
-                e.status
+            Failure::Refused => {
+                for mut j in jobs {
+                    eprintln!("sink: {e}; kept in the dead-letter file");
+                    inc(&f.metrics.failed);
+                    keep_dead(f, &j.event, &e).await;
+                    if let Some(r) = j.reply.take() {
+                        let _ = r.send(e.status);
+                    }
+                }
+                return;
             }
-        };
-        if let Some(s) = &spool
-            && let Ok(mut s) = s.lock()
-        {
-            let _ = s.delivered(n);
-        }
-        for j in jobs {
-            if let Some(r) = j.reply {
-                let _ = r.send(status);
+            Failure::Unauthorized => {
+                // not the readings' fault: `sync` devices hear the status and keep their
+                // readings; accepted ones wait until the configuration is fixed
+                jobs.retain_mut(|j| match j.reply.take() {
+                    Some(r) => {
+                        let _ = r.send(e.status);
+                        false
+                    }
+                    None => true,
+                });
+                if jobs.is_empty() {
+                    return;
+                }
+                inc(&f.metrics.retries);
+                eprintln!(
+                    "sink: {e}; {} accepted readings wait, retrying in {delay:?}",
+                    jobs.len()
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+            Failure::Transient => {
+                inc(&f.metrics.retries);
+                eprintln!("sink: {e}; retrying in {delay:?}");
+                // a `sync` device is answered by its deadline even while the sink is away
+                let wake = jobs
+                    .iter()
+                    .filter_map(|j| j.deadline)
+                    .min()
+                    .map_or(delay, |d| {
+                        d.saturating_duration_since(Instant::now()).min(delay)
+                    });
+                tokio::time::sleep(wake).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
-    flush_windows(&mut windows, &mut aggregates);
 }
 
-fn flush_windows(windows: &mut Windows, out: &mut AggregateOut) {
+async fn keep_dead(f: &Forwarder, ev: &Event, e: &sink::SinkError) {
+    let Some(d) = &f.dead else {
+        eprintln!("dead letter: {}", ev.to_json());
+        return;
+    };
+    let (d, owned, status, msg) = (d.clone(), ev.clone(), e.status, e.message.clone());
+    let r = tokio::task::spawn_blocking(move || lock(&d).keep(&owned, status, &msg)).await;
+    if !matches!(r, Ok(Ok(()))) {
+        // the file is gone or full: the event still goes somewhere a person can find it
+        eprintln!("dead letter (file not writable): {}", ev.to_json());
+    }
+}
+
+async fn flush_windows(windows: &mut Windows, out: &mut AggregateOut) {
     let aggs = windows.close(&now_iso8601());
-    if let Some(w) = out.as_mut() {
-        for a in aggs {
-            let _ = writeln!(w, "{}", serde_json::to_string(&a).unwrap_or_default());
-        }
-        let _ = w.flush();
+    let Some(w) = out.as_mut() else { return };
+    let mut text = String::new();
+    for a in aggs {
+        text.push_str(&serde_json::to_string(&a).unwrap_or_default());
+        text.push('\n');
+    }
+    let mut writer = std::mem::replace(w, Box::new(std::io::sink()));
+    if let Ok(back) = tokio::task::spawn_blocking(move || {
+        let _ = writer.write_all(text.as_bytes());
+        let _ = writer.flush();
+        writer
+    })
+    .await
+    {
+        *w = back;
     }
 }

@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use scale_gateway::admission::Network;
 use scale_gateway::sink::{EventHubsSink, MqttSink, Secret, Sink};
-use scale_gateway::{AggregateOut, Gateway, Options, ReplyMode};
+use scale_gateway::{AggregateOut, Gateway, Options, RESERVED_FILES, ReplyMode, open_file_limit};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -36,9 +37,16 @@ struct FileConfig {
     reply: Option<ReplyMode>,
     queue: Option<usize>,
     max_connections: Option<usize>,
+    max_per_address: Option<usize>,
+    allow: Option<Vec<Network>>,
     max_line: Option<usize>,
     idle_timeout_s: Option<u64>,
+    write_timeout_s: Option<u64>,
+    sync_timeout_ms: Option<u64>,
+    flush_after_ms: Option<u64>,
+    dedupe_capacity: Option<usize>,
     spool: Option<PathBuf>,
+    dead_letter: Option<PathBuf>,
     window_s: Option<u64>,
     aggregates: Option<PathBuf>,
     mqtt_host: Option<String>,
@@ -61,7 +69,7 @@ struct Cli {
     /// TOML config file (flags override it).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Listen address [default: 0.0.0.0:5001].
+    /// Listen address [default: 127.0.0.1:5001; devices on the network need 0.0.0.0:5001].
     #[arg(long)]
     listen: Option<SocketAddr>,
     /// GatewayId in the events [default: the host name].
@@ -82,15 +90,36 @@ struct Cli {
     /// Concurrent connections [default: 1000].
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Concurrent connections from one address [default: 64].
+    #[arg(long)]
+    max_per_address: Option<usize>,
+    /// Addresses or networks that may connect, e.g. 192.168.1.0/24 (repeatable) [default: any].
+    #[arg(long)]
+    allow: Vec<Network>,
     /// Longest line, bytes [default: 256].
     #[arg(long)]
     max_line: Option<usize>,
     /// Idle connection timeout, seconds [default: 300].
     #[arg(long)]
     idle_timeout_s: Option<u64>,
+    /// A status not written within this many seconds closes the connection [default: 10].
+    #[arg(long)]
+    write_timeout_s: Option<u64>,
+    /// Sync mode: the longest a device waits for the sink before it hears 503, ms [default: 2000].
+    #[arg(long)]
+    sync_timeout_ms: Option<u64>,
+    /// For devices that end readings by pausing instead of a line ending: the pause, ms [default: off].
+    #[arg(long)]
+    flush_after_ms: Option<u64>,
+    /// (device, sensor, boot) keys kept for duplicate detection [default: 100000].
+    #[arg(long)]
+    dedupe_capacity: Option<usize>,
     /// Durable spool directory (readings accepted survive a restart).
     #[arg(long)]
     spool: Option<PathBuf>,
+    /// Where readings the sink refuses for good are kept [default: SPOOL/dead-letter.jsonl, else stderr].
+    #[arg(long)]
+    dead_letter: Option<PathBuf>,
     /// Aggregate window, seconds (0: none) [default: 0].
     #[arg(long)]
     window_s: Option<u64>,
@@ -146,6 +175,7 @@ fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
         None => FileConfig::default(),
     };
     let d = Options::default();
+    let explicit_max = cli.max_connections.or(file.max_connections);
     let opts = Options {
         listen: cli.listen.or(file.listen).unwrap_or(d.listen),
         gateway_id: cli.gateway_id.or(file.gateway_id).unwrap_or_else(hostname),
@@ -159,6 +189,35 @@ fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
             .max_connections
             .or(file.max_connections)
             .unwrap_or(d.max_connections),
+        max_per_address: cli
+            .max_per_address
+            .or(file.max_per_address)
+            .unwrap_or(d.max_per_address),
+        allow: if cli.allow.is_empty() {
+            file.allow.unwrap_or_default()
+        } else {
+            cli.allow
+        },
+        write_timeout: cli
+            .write_timeout_s
+            .or(file.write_timeout_s)
+            .map(Duration::from_secs)
+            .unwrap_or(d.write_timeout),
+        sync_timeout: cli
+            .sync_timeout_ms
+            .or(file.sync_timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.sync_timeout),
+        flush_after: cli
+            .flush_after_ms
+            .or(file.flush_after_ms)
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis),
+        dedupe_capacity: cli
+            .dedupe_capacity
+            .or(file.dedupe_capacity)
+            .unwrap_or(d.dedupe_capacity),
+        dead_letter: cli.dead_letter.or(file.dead_letter),
         queue: cli.queue.or(file.queue).unwrap_or(d.queue),
         reply: cli.reply.or(file.reply).unwrap_or(d.reply),
         spool: cli.spool.or(file.spool),
@@ -170,6 +229,25 @@ fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
         metrics_listen: cli.metrics_listen.or(file.metrics_listen),
         ..d
     };
+    let mut opts = opts;
+    if opts.max_connections == 0 || opts.queue == 0 || opts.max_line == 0 {
+        return Err("max_connections, queue and max_line must be at least 1".into());
+    }
+    if let Some(limit) = open_file_limit() {
+        let room = limit.saturating_sub(RESERVED_FILES) as usize;
+        if opts.max_connections > room {
+            let msg = format!(
+                "max_connections {} needs about {} open files; the limit is {limit} (ulimit -n)",
+                opts.max_connections,
+                opts.max_connections as u64 + RESERVED_FILES
+            );
+            if explicit_max.is_some() {
+                return Err(msg);
+            }
+            eprintln!("warning: {msg}: serving at most {room} connections");
+            opts.max_connections = room.max(1);
+        }
+    }
     let sink = match cli.sink.or(file.sink).unwrap_or(SinkKind::Stdout) {
         SinkKind::Stdout => Sink::Lines(Box::new(std::io::stdout())),
         SinkKind::File => {
@@ -199,7 +277,7 @@ fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
                 port,
                 &format!("scale-gateway-{}", opts.gateway_id),
                 &topic,
-            ))
+            )?)
         }
         SinkKind::Eventhubs => {
             let url = cli
@@ -279,6 +357,11 @@ async fn main() -> ExitCode {
         gw.addr(),
         opts.reply
     );
+    if gw.addr().ip().is_loopback() {
+        eprintln!(
+            "(only this machine can connect: pass --listen 0.0.0.0:5001 for devices on the network)"
+        );
+    }
     if let Some(a) = gw.metrics_addr() {
         eprintln!("metrics for Prometheus: http://{a}/metrics");
     }

@@ -17,7 +17,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 impl MetricsSnapshot {
     /// The counters in Prometheus's text format (`scale_gateway_*`).
     pub fn prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, u64); 10] = [
+        let rows: [(&str, &str, &str, u64); 15] = [
             (
                 "received_total",
                 "counter",
@@ -70,8 +70,38 @@ impl MetricsSnapshot {
             (
                 "refused_total",
                 "counter",
-                "Connections closed at once by the connection limit.",
+                "Connections closed at once by the connection limits (total or per address).",
                 self.refused,
+            ),
+            (
+                "denied_total",
+                "counter",
+                "Connections from addresses outside the allow-list.",
+                self.denied,
+            ),
+            (
+                "timeouts_total",
+                "counter",
+                "Readings answered 503 in sync mode because the sink did not take them in time (not delivered).",
+                self.timeouts,
+            ),
+            (
+                "spool_skipped_total",
+                "counter",
+                "Damaged spool records skipped on replay.",
+                self.spool_skipped,
+            ),
+            (
+                "open_connections",
+                "gauge",
+                "Device connections open now.",
+                self.open,
+            ),
+            (
+                "dedupe_keys",
+                "gauge",
+                "(device, sensor, boot) keys in the duplicate table.",
+                self.dedupe_keys,
             ),
         ];
         let mut out = String::new();

@@ -1,4 +1,7 @@
-//! The device line protocol: `<Type>:<value>,<SensorId>[,<seq>,<flags>,<dropped>]`.
+//! The device line protocol: `<Type>:<value>,<SensorId>[,<seq>,<flags>,<dropped>[,<boot>]]`.
+//!
+//! The fields after the sensor id are decimal `u32`s; more fields after `<boot>` are ignored
+//! (room for later extensions, as the article's gateway ignores everything after the id).
 
 use std::fmt;
 
@@ -19,6 +22,8 @@ pub struct DeviceLine {
     pub flags: Option<u32>,
     /// Readings the device dropped so far (extended form).
     pub dropped: Option<u32>,
+    /// Boot id of the node (extended form): a new one at every start of the node.
+    pub boot: Option<u32>,
 }
 
 /// Why a line was rejected.
@@ -70,8 +75,17 @@ pub fn parse_line(raw: &[u8]) -> Result<DeviceLine, LineError> {
     if !number.is_finite() {
         return Err(LineError::BadValue);
     }
-    let mut num = || fields.next().and_then(|f| f.trim().parse::<u32>().ok());
-    let (seq, flags, dropped) = (num(), num(), num());
+    let mut num = || -> Result<Option<u32>, LineError> {
+        match fields.next() {
+            None => Ok(None),
+            Some(f) => f
+                .trim()
+                .parse::<u32>()
+                .map(Some)
+                .map_err(|_| LineError::BadField),
+        }
+    };
+    let (seq, flags, dropped, boot) = (num()?, num()?, num()?, num()?);
     Ok(DeviceLine {
         sensor_type: sensor_type.to_string(),
         value: value.to_string(),
@@ -80,6 +94,7 @@ pub fn parse_line(raw: &[u8]) -> Result<DeviceLine, LineError> {
         seq,
         flags,
         dropped,
+        boot,
     })
 }
 
@@ -101,6 +116,13 @@ mod tests {
         assert_eq!(l.seq, None);
         let l = parse_line(b"Amount:50.00,Scale.Fridge,17,4,2").unwrap();
         assert_eq!((l.seq, l.flags, l.dropped), (Some(17), Some(4), Some(2)));
+        let l = parse_line(b"Amount:50.00,Scale.Fridge,17,4,2,3735928559,future").unwrap();
+        assert_eq!(l.boot, Some(3_735_928_559));
+        assert_eq!(parse_line(b"Weight:1.0,S,x"), Err(LineError::BadField));
+        assert_eq!(
+            parse_line(b"Weight:1.0,S,1,2,3,-4"),
+            Err(LineError::BadField)
+        );
         assert_eq!(parse_line(b"Weight:1.0"), Err(LineError::NoSensor));
         assert_eq!(parse_line(b"Weight1.0,S"), Err(LineError::NoType));
         assert_eq!(parse_line(b"Weight:abc,S"), Err(LineError::BadValue));

@@ -13,11 +13,24 @@ use tokio::sync::mpsc;
 use crate::event::Event;
 use crate::sas;
 
+/// Why a delivery failed, which decides what happens to the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth retrying as it is (network, 5xx, throttling, a broker away).
+    Transient,
+    /// These events can never be delivered (an invalid MQTT topic, Event Hubs' `400`, one
+    /// event over the size limit): kept in the dead-letter file, never retried.
+    Refused,
+    /// The sink refuses the gateway itself (Event Hubs' `401`/`403`/`404`: a wrong key or hub
+    /// name): every event would fail alike until an operator fixes the configuration.
+    Unauthorized,
+}
+
 /// A failed delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkError {
-    /// Worth retrying (network, 5xx, throttling) or not (401, 403, 400).
-    pub retryable: bool,
+    /// What kind of failure.
+    pub kind: Failure,
     /// The status to tell the device (the upstream HTTP status where there is one).
     pub status: u16,
     /// What happened.
@@ -61,21 +74,45 @@ impl fmt::Debug for Sink {
 }
 
 impl Sink {
+    /// Whether this sink can ever deliver a reading with these fields: checked when the line
+    /// arrives, so that a reading the sink would refuse for good is answered `400` instead of
+    /// being accepted.
+    pub fn check(&self, sensor_type: &str, sensor_id: &str) -> Result<(), &'static str> {
+        let _ = sensor_id;
+        match self {
+            Sink::Mqtt(_) => mqtt_level_ok(sensor_type)
+                .then_some(())
+                .ok_or("the sensor type is not a valid MQTT topic level"),
+            Sink::Lines(_) | Sink::EventHubs(_) => Ok(()),
+        }
+    }
+
     /// Deliver a batch, in order. `Ok` means every event was accepted downstream.
     pub async fn send(&mut self, batch: &[Event]) -> Result<u16, SinkError> {
         match self {
             Sink::Lines(w) => {
+                let mut text = Vec::with_capacity(batch.len() * 160);
                 for e in batch {
-                    let mut line = e.to_json();
-                    line.push('\n');
-                    w.write_all(line.as_bytes()).map_err(|e| SinkError {
-                        retryable: true,
-                        status: 503,
-                        message: e.to_string(),
-                    })?;
+                    text.extend_from_slice(e.to_json().as_bytes());
+                    text.push(b'\n');
                 }
-                w.flush().map_err(|e| SinkError {
-                    retryable: true,
+                // the write may block (a pipe whose reader paused, a slow disk): on a thread of
+                // its own, never on the runtime's
+                let mut writer = std::mem::replace(w, Box::new(std::io::sink()));
+                let done = tokio::task::spawn_blocking(move || {
+                    let r = writer.write_all(&text).and_then(|()| writer.flush());
+                    (writer, r)
+                })
+                .await;
+                let r = match done {
+                    Ok((writer, r)) => {
+                        *w = writer;
+                        r
+                    }
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                };
+                r.map_err(|e| SinkError {
+                    kind: Failure::Transient,
                     status: 503,
                     message: e.to_string(),
                 })?;
@@ -85,6 +122,12 @@ impl Sink {
             Sink::EventHubs(h) => h.send(batch).await,
         }
     }
+}
+
+/// A topic level MQTT accepts and that stays one level: not empty, no wildcard (`+`, `#`),
+/// no separator (`/`), no NUL (MQTT 3.1.1 §4.7).
+pub fn mqtt_level_ok(s: &str) -> bool {
+    !s.is_empty() && !s.contains(['+', '#', '/', '\0'])
 }
 
 /// MQTT sink: QoS 1 publishes to `<prefix>/<GatewayId>/<DeviceId>/<SensorType>`, confirmed by
@@ -98,8 +141,14 @@ pub struct MqttSink {
 }
 
 impl MqttSink {
-    /// Connect (in the background) to `host:port`.
-    pub fn new(host: &str, port: u16, client_id: &str, prefix: &str) -> MqttSink {
+    /// Connect (in the background) to `host:port`. `Err` when `prefix` cannot start a topic
+    /// (empty levels are allowed, wildcards are not).
+    pub fn new(host: &str, port: u16, client_id: &str, prefix: &str) -> Result<MqttSink, String> {
+        if prefix.contains(['+', '#', '\0']) || prefix.is_empty() {
+            return Err(format!(
+                "MQTT topic prefix {prefix:?}: must not be empty or hold +, # or NUL"
+            ));
+        }
         let mut opts = MqttOptions::new(client_id, host, port);
         opts.set_keep_alive(Duration::from_secs(5));
         opts.set_clean_session(false);
@@ -125,12 +174,12 @@ impl MqttSink {
                 }
             }
         });
-        MqttSink {
+        Ok(MqttSink {
             client,
             acks,
             prefix: prefix.to_string(),
             connected,
-        }
+        })
     }
 
     /// Whether the broker connection is up.
@@ -144,11 +193,18 @@ impl MqttSink {
                 "{}/{}/{}/{}",
                 self.prefix, e.gateway_id, e.device_id, e.sensor_type
             );
+            if !mqtt_level_ok(&e.sensor_type) || !mqtt_level_ok(&e.device_id) {
+                return Err(SinkError {
+                    kind: Failure::Refused,
+                    status: 400,
+                    message: format!("{topic:?} is not a valid MQTT topic"),
+                });
+            }
             self.client
                 .publish(topic, QoS::AtLeastOnce, false, e.to_json())
                 .await
                 .map_err(|e| SinkError {
-                    retryable: true,
+                    kind: Failure::Transient,
                     status: 503,
                     message: e.to_string(),
                 })?;
@@ -157,7 +213,7 @@ impl MqttSink {
         for _ in batch {
             if self.acks.recv().await.is_none() {
                 return Err(SinkError {
-                    retryable: false,
+                    kind: Failure::Transient,
                     status: 503,
                     message: "MQTT client stopped".into(),
                 });
@@ -183,8 +239,9 @@ pub struct EventHubsSink {
 pub const EVENT_HUBS_MAX_BYTES: usize = 1_000_000;
 
 impl EventHubsSink {
-    /// `base` is `https://<namespace>.servicebus.windows.net` (or a test endpoint). `ca_pem`
-    /// replaces the system roots (for a private endpoint).
+    /// `base` is `https://<namespace>.servicebus.windows.net` (or a test endpoint); only
+    /// `https` is accepted, since the SAS token travels in a header. `ca_pem` replaces the
+    /// system roots (for a private endpoint).
     pub fn new(
         base: &str,
         hub: &str,
@@ -192,6 +249,15 @@ impl EventHubsSink {
         key: Secret,
         ca_pem: Option<&[u8]>,
     ) -> Result<Self, String> {
+        let url = reqwest::Url::parse(base).map_err(|e| format!("Event Hubs URL {base:?}: {e}"))?;
+        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+            return Err(format!(
+                "Event Hubs URL {base:?}: must be https://<namespace>.servicebus.windows.net"
+            ));
+        }
+        if hub.is_empty() || hub.contains(['/', '?', '#']) {
+            return Err(format!("Event hub name {hub:?} is not a hub name"));
+        }
         let mut b = reqwest::Client::builder().timeout(Duration::from_secs(30));
         if let Some(pem) = ca_pem {
             let cert = reqwest::Certificate::from_pem(pem).map_err(|e| e.to_string())?;
@@ -287,7 +353,7 @@ impl EventHubsSink {
             .send()
             .await
             .map_err(|e| SinkError {
-                retryable: true,
+                kind: Failure::Transient,
                 status: 503,
                 message: format!("Event Hubs unreachable: {e}"),
             })?;
@@ -302,18 +368,23 @@ impl EventHubsSink {
             401 => {
                 self.token = None;
                 Err(SinkError {
-                    retryable: false,
+                    kind: Failure::Unauthorized,
                     status: s,
                     message: "Event Hubs refused the SAS token".into(),
                 })
             }
-            400 | 403 | 404 | 413 => Err(SinkError {
-                retryable: false,
+            403 | 404 => Err(SinkError {
+                kind: Failure::Unauthorized,
+                status: s,
+                message: format!("Event Hubs answered {s} (policy or hub name)"),
+            }),
+            400 | 413 => Err(SinkError {
+                kind: Failure::Refused,
                 status: s,
                 message: format!("Event Hubs answered {s}"),
             }),
             _ => Err(SinkError {
-                retryable: true,
+                kind: Failure::Transient,
                 status: s,
                 message: format!("Event Hubs answered {s}"),
             }),

@@ -68,18 +68,62 @@ async fn extended_lines_and_framing() {
     let mut buf = [0u8; 9];
     dev.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"201201201");
-    assert_eq!(
-        send_line(&mut dev, "Weight:4.00,S,3,0,0").await,
-        "201",
-        "a pause ends a line without CRLF"
-    );
+    // `\r` alone ends a line too
+    dev.write_all(b"Weight:4.00,S,3,0,0\rWeight:5.00,S,4,0,0\r")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 6];
+    dev.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"201201");
     let seqs: Vec<u64> = out
         .lines()
         .iter()
         .map(|e| e["Seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, vec![0, 1, 2, 3]);
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
     assert_eq!(out.lines()[1]["Flags"], 1);
+    gw.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_split_by_a_pause_waits_for_its_end() {
+    let (out, gw) = start().await;
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    dev.write_all(b"Weight:1.00,Scale.Ki").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(send_line(&mut dev, "tchen,0,0,0,9\r\n").await, "201");
+    let lines = out.lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["SensorId"], "Scale.Kitchen");
+    gw.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_ends_a_line_only_when_asked_and_only_on_unterminated_connections() {
+    let out = Shared::default();
+    let o = Options {
+        flush_after: Some(Duration::from_millis(100)),
+        ..opts()
+    };
+    let gw = Gateway::start(o, Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    // a device that never ends its lines: each pause ends one
+    let mut raw = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(send_line(&mut raw, "Weight:4.00,S").await, "201");
+    assert_eq!(send_line(&mut raw, "Weight:5.00,S").await, "201");
+    // a device that ends its lines: a pause inside a line does not end it
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(send_line(&mut dev, "Weight:1.00,T\n").await, "201");
+    dev.write_all(b"Weight:2.00,Scale.Ki").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(send_line(&mut dev, "tchen\n").await, "201");
+    let ids: Vec<String> = out
+        .lines()
+        .iter()
+        .map(|e| e["SensorId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["S", "S", "T", "Scale.Kitchen"]);
     gw.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -88,30 +132,35 @@ async fn duplicates_after_a_retry_are_dropped() {
     let (out, gw) = start().await;
     let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
     assert_eq!(
-        send_line(&mut dev, "Weight:1.00,Scale.A,7,0,0\r\n").await,
+        send_line(&mut dev, "Weight:1.00,Scale.A,7,0,0,1001\r\n").await,
         "201"
     );
     // the device did not hear the status, reconnects, sends again
     let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
     assert_eq!(
-        send_line(&mut dev, "Weight:1.00,Scale.A,7,8,0\r\n").await,
+        send_line(&mut dev, "Weight:1.00,Scale.A,7,8,0,1001\r\n").await,
         "201"
     );
     assert_eq!(
-        send_line(&mut dev, "Weight:1.00,Scale.B,7,0,0\r\n").await,
+        send_line(&mut dev, "Weight:1.00,Scale.B,7,0,0,1001\r\n").await,
         "201",
         "another sensor"
     );
     assert_eq!(out.lines().len(), 2);
-    // a restarted device counting from zero again is not a duplicate
-    for seq in [2_000, 0] {
+    // the device rebooted: a new boot id, a new sequence space
+    assert_eq!(
+        send_line(&mut dev, "Weight:2.00,Scale.A,7,0,0,2002\r\n").await,
+        "201"
+    );
+    // lines without a boot id cannot be told apart from a rebooted node's: never dropped
+    for _ in 0..2 {
         assert_eq!(
-            send_line(&mut dev, &format!("Weight:1.00,Scale.C,{seq},0,0\r\n")).await,
+            send_line(&mut dev, "Weight:3.00,Scale.C,0,0,0\r\n").await,
             "201"
         );
     }
     let m = gw.shutdown(Duration::from_secs(1)).await;
-    assert_eq!((m.duplicates, m.forwarded), (1, 4));
+    assert_eq!((m.duplicates, m.forwarded), (1, 5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,6 +216,7 @@ async fn thousands_of_idle_connections_and_a_flood() {
     let idle_count = ((max_open_files().saturating_sub(200)) / 2).min(2_000);
     let o = Options {
         max_connections: idle_count / 4,
+        max_per_address: usize::MAX,
         idle_timeout: Duration::from_millis(500),
         ..opts()
     };
@@ -214,12 +264,9 @@ async fn thousands_of_idle_connections_and_a_flood() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_answers_503() {
     // an MQTT broker that is not there: the sink waits for acknowledgements, the queue fills
-    let sink = Sink::Mqtt(scale_gateway::sink::MqttSink::new(
-        "127.0.0.1",
-        free_port(),
-        "t",
-        "scale",
-    ));
+    let sink = Sink::Mqtt(
+        scale_gateway::sink::MqttSink::new("127.0.0.1", free_port(), "t", "scale").unwrap(),
+    );
     let o = Options {
         queue: 2,
         reply: ReplyMode::Enqueue,

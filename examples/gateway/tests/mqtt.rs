@@ -138,7 +138,7 @@ async fn readings_reach_mqtt_in_order_and_survive_a_broker_restart() {
     let broker = Broker::start(&bin, &dir, port);
     let mut rx = subscriber(port);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let sink = Sink::Mqtt(MqttSink::new("127.0.0.1", port, "gw-test", "scale"));
+    let sink = Sink::Mqtt(MqttSink::new("127.0.0.1", port, "gw-test", "scale").unwrap());
     let o = Options {
         listen: "127.0.0.1:0".parse().unwrap(),
         gateway_id: "gw".into(),
