@@ -188,18 +188,26 @@ impl MqttSink {
     }
 
     async fn send(&mut self, batch: &[Event]) -> Result<u16, SinkError> {
+        // every topic checked before anything is published, so that a refused batch was not
+        // partly sent
+        if let Some(e) = batch
+            .iter()
+            .find(|e| !mqtt_level_ok(&e.sensor_type) || !mqtt_level_ok(&e.device_id))
+        {
+            return Err(SinkError {
+                kind: Failure::Refused,
+                status: 400,
+                message: format!(
+                    "\"{}/{}/{}/{}\" is not a valid MQTT topic",
+                    self.prefix, e.gateway_id, e.device_id, e.sensor_type
+                ),
+            });
+        }
         for e in batch {
             let topic = format!(
                 "{}/{}/{}/{}",
                 self.prefix, e.gateway_id, e.device_id, e.sensor_type
             );
-            if !mqtt_level_ok(&e.sensor_type) || !mqtt_level_ok(&e.device_id) {
-                return Err(SinkError {
-                    kind: Failure::Refused,
-                    status: 400,
-                    message: format!("{topic:?} is not a valid MQTT topic"),
-                });
-            }
             self.client
                 .publish(topic, QoS::AtLeastOnce, false, e.to_json())
                 .await

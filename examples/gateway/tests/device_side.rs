@@ -284,3 +284,38 @@ async fn full_queue_answers_503() {
     assert!(gw.metrics().overflow >= 1);
     gw.shutdown(Duration::from_millis(100)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_duplicate_table_is_bounded() {
+    let out = Shared::default();
+    let o = Options {
+        dedupe_capacity: 500,
+        ..opts()
+    };
+    let gw = Gateway::start(o, Sink::Lines(Box::new(out.clone())), None)
+        .await
+        .unwrap();
+    let mut dev = TcpStream::connect(gw.addr()).await.unwrap();
+    let mut lines = String::new();
+    for i in 0..3_000 {
+        lines.push_str(&format!("Weight:1.00,New.{i},0,0,0,1\n"));
+    }
+    dev.write_all(lines.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 9_000];
+    dev.read_exact(&mut buf).await.unwrap();
+    assert!(buf.chunks(3).all(|c| c == b"201"));
+    let m = gw.metrics();
+    assert_eq!(m.dedupe_keys, 500);
+    // a key evicted long ago is forwarded again (a possible duplicate, never a loss); a
+    // recent one is still recognised
+    assert_eq!(
+        send_line(&mut dev, "Weight:1.00,New.0,0,0,0,1\n").await,
+        "201"
+    );
+    assert_eq!(
+        send_line(&mut dev, "Weight:1.00,New.2999,0,0,0,1\n").await,
+        "201"
+    );
+    let m = gw.shutdown(Duration::from_secs(2)).await;
+    assert_eq!((m.forwarded, m.duplicates), (3_001, 1));
+}
