@@ -1,5 +1,11 @@
-//! Lines per second accepted and forwarded to the stdout sink with 100 concurrent devices on
-//! loopback, against the article's Python gateway design run the same way in the same run.
+//! Lines per second through the gateway on loopback, each against a baseline run the same way
+//! in the same run:
+//!
+//! 1. 100 concurrent devices, stdout sink, against the article's Python gateway design;
+//! 2. one device in `sync` mode with the file sink, where `201` means the line is in the
+//!    file: batching only what is already queued against waiting 5 ms for a batch to fill;
+//! 3. 100 and 1 000 devices in `sync` mode with the file sink: lines/s, and that every line
+//!    answered `201` is in the file (none lost).
 //!
 //! `cargo bench -p scale-gateway` (needs `python3`).
 
@@ -28,11 +34,12 @@ fn wait_listening(port: u16) -> bool {
     false
 }
 
-/// 100 devices, each sending a line and waiting for its status, for `secs`.
-async fn load(port: u16, secs: f64) -> f64 {
+/// `devices` devices, each sending a line and waiting for its status, for `secs`: lines/s
+/// and lines answered `201`.
+async fn load_n(port: u16, secs: f64, devices: usize) -> (f64, u64) {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
-    for d in 0..DEVICES {
+    for d in 0..devices {
         tasks.push(tokio::spawn(async move {
             let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
                 return 0u64;
@@ -47,7 +54,9 @@ async fn load(port: u16, secs: f64) -> f64 {
                 {
                     break;
                 }
-                n += 1;
+                if &status == b"201" {
+                    n += 1;
+                }
             }
             n
         }));
@@ -57,7 +66,97 @@ async fn load(port: u16, secs: f64) -> f64 {
     for t in tasks {
         total += t.await.unwrap_or(0);
     }
-    total as f64 / start.elapsed().as_secs_f64().max(secs)
+    (
+        total as f64 / start.elapsed().as_secs_f64().max(secs),
+        total,
+    )
+}
+
+async fn load(port: u16, secs: f64) -> f64 {
+    load_n(port, secs, DEVICES).await.0
+}
+
+/// A gateway in `sync` mode writing to a file; `extra` flags.
+fn file_gateway(port: u16, out: &std::path::Path, extra: &[&str]) -> Option<Proc> {
+    let _ = std::fs::remove_file(out);
+    let child = Command::new(env!("CARGO_BIN_EXE_scale-gateway"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--metrics-interval-s",
+            "0",
+            "--max-per-address",
+            "2000",
+            "--max-connections",
+            "2000",
+            "--reply",
+            "sync",
+            "--sink",
+            "file",
+            "--output",
+        ])
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let p = Proc(child);
+    wait_listening(port).then_some(p)
+}
+
+fn lines_in(path: &std::path::Path) -> u64 {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64)
+        .unwrap_or(0)
+}
+
+fn sync_file(rt: &tokio::runtime::Runtime, secs: f64) {
+    let out = std::env::temp_dir().join(format!("scale-gw-bench-{}.jsonl", std::process::id()));
+    let mut one = Vec::new();
+    for (name, extra) in [
+        ("batch what is queued (default)", &[][..]),
+        (
+            "wait 5 ms for a batch (baseline)",
+            &["--batch-linger-ms", "5"][..],
+        ),
+    ] {
+        let port = free_port();
+        let Some(_gw) = file_gateway(port, &out, extra) else {
+            eprintln!("cannot start scale-gateway");
+            return;
+        };
+        let (rate, acked) = rt.block_on(load_n(port, secs, 1));
+        let written = lines_in(&out);
+        one.push((name, rate, acked, written));
+    }
+    println!("one device, sync mode, file sink ({secs:.0} s each; 201 = in the file):");
+    for (name, rate, acked, written) in &one {
+        println!("  {name:<36}: {rate:9.0} lines/s ({acked} answered 201, {written} in the file)");
+    }
+    if let [(_, a, ..), (_, b, ..)] = one.as_slice() {
+        println!(
+            "  ratio                               : {:9.1}x",
+            a / b.max(1.0)
+        );
+    }
+    println!("many devices, sync mode, file sink:");
+    for devices in [100, 1_000] {
+        let port = free_port();
+        let Some(gw) = file_gateway(port, &out, &[]) else {
+            eprintln!("cannot start scale-gateway");
+            return;
+        };
+        let (rate, acked) = rt.block_on(load_n(port, secs, devices));
+        // each 201 was written before it was sent
+        let written = lines_in(&out);
+        drop(gw);
+        println!(
+            "  {devices:>5} devices                       : {rate:9.0} lines/s, {acked} answered 201, {written} in the file, lost {}",
+            acked.saturating_sub(written)
+        );
+    }
+    let _ = std::fs::remove_file(&out);
 }
 
 struct Proc(Child);
@@ -91,6 +190,8 @@ fn main() {
             &format!("127.0.0.1:{rust_port}"),
             "--metrics-interval-s",
             "0",
+            "--max-per-address",
+            "1000",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -128,4 +229,7 @@ fn main() {
         "  ratio                                   : {:9.1}x",
         r / p.max(1.0)
     );
+    drop(_rust);
+    drop(_py);
+    sync_file(&rt, secs);
 }

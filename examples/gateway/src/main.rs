@@ -45,6 +45,7 @@ struct FileConfig {
     sync_timeout_ms: Option<u64>,
     flush_after_ms: Option<u64>,
     dedupe_capacity: Option<usize>,
+    batch_linger_ms: Option<u64>,
     spool: Option<PathBuf>,
     dead_letter: Option<PathBuf>,
     window_s: Option<u64>,
@@ -114,6 +115,10 @@ struct Cli {
     /// (device, sensor, boot) keys kept for duplicate detection [default: 100000].
     #[arg(long)]
     dedupe_capacity: Option<usize>,
+    /// Wait this long for more readings before a sink call, ms [default: 0: batch only what is
+    /// already queued].
+    #[arg(long)]
+    batch_linger_ms: Option<u64>,
     /// Durable spool directory (readings accepted survive a restart).
     #[arg(long)]
     spool: Option<PathBuf>,
@@ -218,6 +223,11 @@ fn build(cli: Cli) -> Result<(Options, Sink, AggregateOut, u64), String> {
             .or(file.dedupe_capacity)
             .unwrap_or(d.dedupe_capacity),
         dead_letter: cli.dead_letter.or(file.dead_letter),
+        batch_linger: cli
+            .batch_linger_ms
+            .or(file.batch_linger_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.batch_linger),
         queue: cli.queue.or(file.queue).unwrap_or(d.queue),
         reply: cli.reply.or(file.reply).unwrap_or(d.reply),
         spool: cli.spool.or(file.spool),
