@@ -393,3 +393,16 @@ async fn main() -> ExitCode {
     eprintln!("metrics {}", serde_json::to_string(&m).unwrap_or_default());
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_parses() {
+        let c: FileConfig = toml::from_str(include_str!("../gateway.example.toml")).unwrap();
+        assert_eq!(c.allow.map(|a| a.len()), Some(1));
+        assert_eq!(c.write_timeout_s, Some(10));
+    }
+}
