@@ -10,7 +10,7 @@ if [ "${1:-60}" = runs ]; then
 else
     limit=(-max_total_time="${1:-60}")
 fi
-for t in esp-at/fuzz:digest examples/gateway/fuzz:line scale-node/fuzz:config; do
+for t in esp-at/fuzz:digest esp-at/fuzz:recv examples/gateway/fuzz:line scale-node/fuzz:config; do
     dir=${t%%:*} target=${t##*:}
     echo "=== fuzz $dir $target (${limit[*]})"
     start=$(date +%s)

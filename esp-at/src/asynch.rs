@@ -89,6 +89,28 @@ where
     }
 
     async fn wait(&mut self, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
+        if timeout_ms == 0 && txn.done_on == Final::Never {
+            // take what has arrived, without waiting for more
+            loop {
+                if let Step::Done(r) = self.core.step::<T::Error>(txn) {
+                    return r;
+                }
+                let space = self.core.free_space();
+                if space.is_empty() {
+                    return Ok(());
+                }
+                match embassy_futures::poll_once(self.io.read(space)) {
+                    core::task::Poll::Ready(r) => {
+                        let n = r.map_err(Error::Io)?;
+                        if n == 0 {
+                            return Ok(());
+                        }
+                        self.core.advance(n);
+                    }
+                    core::task::Poll::Pending => return Ok(()),
+                }
+            }
+        }
         let budget_us = u64::from(timeout_ms.max(1)) * 1_000;
         let mut spent: u64 = 0;
         loop {

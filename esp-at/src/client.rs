@@ -6,6 +6,12 @@ use crate::dialect::Version;
 /// Largest payload of one `AT+CIPSEND`.
 pub const MAX_SEND: usize = 2048;
 
+/// Longest `+CIPRECVDATA:<len>,` header: a read is sized so that it and the data fit the
+/// receive buffer together.
+pub const RECV_HEADER: usize = 20;
+/// Longest `+CIPRECVDATA:<len>,"<ip>",<port>,` header (an IPv6 address).
+pub const RECV_HEADER_REMOTE: usize = 72;
+
 /// Driver settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -74,6 +80,29 @@ impl embedded_hal::digital::OutputPin for NoPin {
     }
     fn set_high(&mut self) -> Result<(), Self::Error> {
         Ok(())
+    }
+}
+
+/// The station address from `AT+CIFSR`: `+CIFSR:STAIP,"a.b.c.d"`, or on AT 0.x a bare
+/// `a.b.c.d` line per interface (the SoftAP's first, the station's last).
+#[derive(Default)]
+pub(crate) struct CifsrSink {
+    pub(crate) station: Option<Ipv4>,
+    pub(crate) bare: Option<Ipv4>,
+}
+
+impl crate::core::LineSink for CifsrSink {
+    fn line(&mut self, line: &[u8]) {
+        if rom!(b"+CIFSR:STAIP").is_prefix_of(line) {
+            self.station = parse_ip(line);
+        } else if line.first().is_some_and(u8::is_ascii_digit) {
+            let mut out = [0u8; 4];
+            if crate::dialect::parse_dotted(line, &mut out) == Some(4)
+                && line.iter().all(|&b| b.is_ascii_digit() || b == b'.')
+            {
+                self.bare = Some(out);
+            }
+        }
     }
 }
 
@@ -164,6 +193,9 @@ macro_rules! operations {
         $($async_kw)? fn run(&mut self, cmd: $crate::command::Enc<'_>, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
             let mut tries = 0u8;
             loop {
+                // what already arrived (a late answer to an earlier command, URCs) is handled
+                // now, so that it is never taken for this command's answer
+                self.listen(0) $($aw)* ?;
                 self.send_command(cmd) $($aw)* ?;
                 match self.wait(txn, timeout_ms) $($aw)* {
                     Err(Error::Busy) if tries < self.config.busy_retries => {
@@ -198,7 +230,10 @@ macro_rules! operations {
                     }
                     // a module that is still booting prints `ready` first; let the late answer
                     // to this probe go by before the next one, so answers stay paired
-                    Err(Error::Timeout) | Err(Error::Failed) | Err(Error::Rebooted) => {
+                    // right after boot some firmware answers `ERR CODE:0x...` + `ERROR` or
+                    // `busy p...` to the first command: the same as a plain `ERROR` here
+                    Err(Error::Timeout) | Err(Error::Failed) | Err(Error::Rebooted)
+                    | Err(Error::Code(_)) | Err(Error::Busy) => {
                         let _ = self.listen(self.config.busy_backoff_ms) $($aw)*;
                     }
                     Err(e) => return Err(e),
@@ -211,11 +246,13 @@ macro_rules! operations {
             let version = match self.config.firmware {
                 Some(v) => v,
                 None => {
+                    let mut gmr = $crate::dialect::GmrSink::default();
                     let mut txn = Txn::new(Final::Ok);
-                    txn.capture = rom!(b"AT version:");
+                    txn.lines = Some(&mut gmr);
                     let t = self.config.command_timeout_ms;
                     self.run($crate::command::cmd!(Basic::Version), &mut txn, t) $($aw)* ?;
-                    Version::parse_gmr_line(&txn.captured).ok_or(Error::Protocol)?
+                    drop(txn);
+                    gmr.supported()?
                 }
             };
             self.core.caps = version.capabilities();
@@ -223,7 +260,19 @@ macro_rules! operations {
                 self.simple($crate::command::cmd!(Basic::SysStore(false))) $($aw)* ?;
             }
             self.simple($crate::command::cmd!(TcpIp::Mux(true))) $($aw)* ?;
-            self.simple($crate::command::cmd!(TcpIp::RecvMode { passive: true })) $($aw)* ?;
+            // passive receive is what keeps payload from ever being lost in the UART: firmware
+            // without it is not supported
+            match self.simple($crate::command::cmd!(TcpIp::RecvMode { passive: true })) $($aw)* {
+                Err(Error::Failed) | Err(Error::Code(_)) => return Err(Error::UnsupportedFirmware(version)),
+                other => other?,
+            }
+            // received data without the sender's address, so that no payload is ever taken for
+            // one; firmware without the command keeps the form-based reading
+            self.core.remote_info = match self.simple($crate::command::cmd!(TcpIp::RemoteInfo(false))) $($aw)* {
+                Ok(()) => $crate::digest::RemoteInfo::Off,
+                Err(Error::Failed) | Err(Error::Code(_)) => $crate::digest::RemoteInfo::Unknown,
+                Err(e) => return Err(e),
+            };
             self.core.needs_init = false;
             Ok(version)
         }
@@ -336,11 +385,13 @@ macro_rules! operations {
         /// The station's IPv4 address (`AT+CIFSR`).
         pub $($async_kw)? fn local_ip(&mut self) -> Result<Ipv4, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
+            let mut cifsr = $crate::client::CifsrSink::default();
             let mut txn = Txn::new(Final::Ok);
-            txn.capture = rom!(b"+CIFSR:STAIP");
+            txn.lines = Some(&mut cifsr);
             let t = self.config.command_timeout_ms;
             self.run($crate::command::cmd!(TcpIp::LocalAddress), &mut txn, t) $($aw)* ?;
-            $crate::client::parse_ip(&txn.captured).ok_or(Error::Protocol)
+            drop(txn);
+            cifsr.station.or(cifsr.bare).ok_or(Error::Protocol)
         }
 
         /// Resolve a host name (`AT+CIPDOMAIN`).
@@ -413,7 +464,15 @@ macro_rules! operations {
             if slot.pending == 0 || buf.is_empty() {
                 return Ok(0);
             }
-            let want = buf.len().min($crate::client::MAX_SEND).min(slot.pending as usize) as u16;
+            // never ask for more than the receive buffer holds with its header: an answer that
+            // does not fit would have to be dropped
+            let head = if self.core.remote_info == $crate::digest::RemoteInfo::Off {
+                $crate::client::RECV_HEADER
+            } else {
+                $crate::client::RECV_HEADER_REMOTE
+            };
+            let room = RX.saturating_sub(head).max(1);
+            let want = buf.len().min($crate::client::MAX_SEND).min(room).min(slot.pending as usize) as u16;
             let mut txn = Txn::new(Final::Ok);
             txn.link = Some(link.id);
             txn.recv_into = Some(buf);

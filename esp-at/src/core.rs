@@ -2,7 +2,7 @@
 //! handling, link table and Wi-Fi state. No I/O happens here.
 
 use crate::dialect::Capabilities;
-use crate::digest::{Event, Urc, parse, parse_full};
+use crate::digest::{Event, RemoteInfo, Urc, data_header, parse_full, parse_with};
 use crate::error::{Error, JoinError};
 
 /// Bytes kept of an information line captured by a command (`AT version:...`, `+CIFSR:...`,
@@ -55,7 +55,9 @@ pub struct Stats {
     pub reboots: u32,
     /// Bytes discarded as noise (boot log, garbled bytes, over-long lines).
     pub noise_bytes: u32,
-    /// Active-mode `+IPD` payload bytes dropped (the driver uses passive receive).
+    /// Payload bytes dropped: active-mode `+IPD` data (the driver uses passive receive), and
+    /// payload larger than the receive buffer (taken as payload and counted, never read as
+    /// modem lines).
     pub dropped_bytes: u32,
     /// `busy` answers.
     pub busy: u32,
@@ -85,6 +87,7 @@ pub(crate) struct Txn<'b> {
     pub(crate) link: Option<u8>,
     cwjap: Option<u8>,
     dns_fail: bool,
+    already: bool,
     connect_fail: bool,
     pub(crate) received: usize,
     code: Option<u32>,
@@ -111,6 +114,7 @@ impl<'b> Txn<'b> {
             cwjap: None,
             code: None,
             dns_fail: false,
+            already: false,
             connect_fail: false,
         }
     }
@@ -128,7 +132,11 @@ pub(crate) enum Step<E> {
 #[repr(C)]
 pub(crate) struct Core<const RX: usize> {
     pub(crate) len: usize,
+    /// Payload bytes still to take as payload (a data block larger than the buffer).
+    skip: u32,
     pub(crate) caps: Capabilities,
+    /// Whether received data carries the sender's address (`AT+CIPDINFO`).
+    pub(crate) remote_info: RemoteInfo,
     pub(crate) wifi: WifiState,
     /// Set by `ready`: the base configuration must be sent again.
     pub(crate) needs_init: bool,
@@ -145,6 +153,8 @@ impl<const RX: usize> Core<RX> {
         Core {
             rx: [0; RX],
             len: 0,
+            skip: 0,
+            remote_info: RemoteInfo::Unknown,
             caps,
             links: [LinkSlot {
                 open: false,
@@ -179,6 +189,25 @@ impl<const RX: usize> Core<RX> {
     /// Forget buffered bytes (after a hard reset).
     pub(crate) fn clear_rx(&mut self) {
         self.len = 0;
+        self.skip = 0;
+    }
+
+    /// Shift `n` consumed bytes out of the buffer.
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        #[cfg(not(target_pointer_width = "16"))]
+        self.rx.copy_within(n..self.len, 0);
+        // 16-bit targets (AVR): forward byte moves instead of memmove, whose code costs
+        // 650 bytes there (the destination is always below the source)
+        #[cfg(target_pointer_width = "16")]
+        for i in n..self.len {
+            if let Some(&b) = self.rx.get(i)
+                && let Some(d) = self.rx.get_mut(i - n)
+            {
+                *d = b;
+            }
+        }
+        self.len -= n;
     }
 
     pub(crate) fn new_generation(&mut self) -> u16 {
@@ -225,8 +254,30 @@ impl<const RX: usize> Core<RX> {
     /// Parse and handle one event from the buffer.
     pub(crate) fn step<E>(&mut self, txn: &mut Txn<'_>) -> Step<E> {
         loop {
+            if self.skip > 0 {
+                // the rest of a payload too large for the buffer: payload, not lines
+                let n = (self.skip as usize).min(self.len);
+                if n == 0 {
+                    return Step::More;
+                }
+                self.stats.dropped_bytes = self.stats.dropped_bytes.wrapping_add(n as u32);
+                self.skip -= n as u32;
+                self.consume(n);
+                continue;
+            }
             let buf = self.rx.get(..self.len).unwrap_or(&[]);
-            let (ev, n) = parse(buf);
+            let (ev, n) = parse_with(buf, self.remote_info);
+            if n == 0
+                && self.len == RX
+                && let Some((head, len)) = data_header(buf, self.remote_info)
+            {
+                self.skip = len;
+                if let Some(s) = txn.link.and_then(|l| self.links.get_mut(usize::from(l))) {
+                    s.pending = s.pending.saturating_sub(len);
+                }
+                self.consume(head);
+                continue;
+            }
             let (ev, n) = if n == 0 && self.len == RX {
                 parse_full(buf)
             } else {
@@ -243,20 +294,7 @@ impl<const RX: usize> Core<RX> {
                 &mut self.stats,
                 &self.caps,
             );
-            // shift the consumed bytes out
-            #[cfg(not(target_pointer_width = "16"))]
-            self.rx.copy_within(n..self.len, 0);
-            // 16-bit targets (AVR): forward byte moves instead of memmove, whose code costs
-            // 650 bytes there (the destination is always below the source)
-            #[cfg(target_pointer_width = "16")]
-            for i in n..self.len {
-                if let Some(&b) = self.rx.get(i)
-                    && let Some(d) = self.rx.get_mut(i - n)
-                {
-                    *d = b;
-                }
-            }
-            self.len -= n;
+            self.consume(n);
             match result {
                 Handled::Continue => {}
                 Handled::Reboot => {
@@ -284,6 +322,7 @@ enum CoreError {
     SendFailed,
     LinkClosed,
     Dns,
+    AlreadyConnected,
 }
 
 impl CoreError {
@@ -296,6 +335,7 @@ impl CoreError {
             CoreError::SendFailed => Error::SendFailed,
             CoreError::LinkClosed => Error::LinkClosed,
             CoreError::Dns => Error::Dns,
+            CoreError::AlreadyConnected => Error::AlreadyConnected,
         }
     }
 }
@@ -343,6 +383,8 @@ fn handle(
                 CoreError::Join(JoinError::from_code(c))
             } else if txn.dns_fail {
                 CoreError::Dns
+            } else if txn.already {
+                CoreError::AlreadyConnected
             } else if txn.connect_fail && txn.link.is_some() {
                 CoreError::LinkClosed
             } else if let Some(c) = txn.code {
@@ -377,6 +419,10 @@ fn handle(
         }
         Event::ErrCode(c) => {
             txn.code = Some(c);
+            Handled::Continue
+        }
+        Event::AlreadyConnected => {
+            txn.already = true;
             Handled::Continue
         }
         Event::Line(line) => {
@@ -433,6 +479,20 @@ fn handle(
                 }
                 if txn.link == Some(id) && matches!(txn.done_on, Final::Prompt | Final::SendOk) {
                     return done(Err(CoreError::LinkClosed));
+                }
+                Handled::Continue
+            }
+            Urc::LinkConn { link, server, ok } => {
+                if !ok {
+                    if txn.link == Some(link) {
+                        txn.connect_fail = true;
+                    }
+                } else if server
+                    && let Some(s) = links.get_mut(usize::from(link))
+                    && !s.open
+                    && txn.link != Some(link)
+                {
+                    s.incoming = true;
                 }
                 Handled::Continue
             }

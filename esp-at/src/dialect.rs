@@ -79,6 +79,43 @@ impl Version {
     }
 }
 
+/// The lines of `AT+GMR`, as far as the driver needs them: the AT version (`AT version:1.7.4.0(...)`,
+/// or the bare `00160901` / `0018000902` of AT 0.1x, whose first four digits are the AT version)
+/// and whether the SDK is ESP-IDF (`SDK version:v3.2...`: an ESP32).
+#[derive(Debug, Default)]
+pub(crate) struct GmrSink {
+    version: Option<Version>,
+    esp_idf: bool,
+}
+
+impl crate::core::LineSink for GmrSink {
+    fn line(&mut self, line: &[u8]) {
+        if let Some(v) = Version::parse_gmr_line(line) {
+            self.version.get_or_insert(v);
+        } else if let Some(sdk) = rom!(b"SDK version:").strip_from(line) {
+            self.esp_idf = sdk.first() == Some(&b'v');
+        } else if self.version.is_none()
+            && (line.len() == 8 || line.len() == 10)
+            && line.iter().all(u8::is_ascii_digit)
+        {
+            let d = |i: usize| line.get(i).map_or(0, |b| b - b'0');
+            self.version = Some(Version::new(d(0) * 10 + d(1), d(2) * 10 + d(3), 0));
+        }
+    }
+}
+
+impl GmrSink {
+    /// The version, if the driver supports that firmware.
+    pub(crate) fn supported<E>(&self) -> Result<Version, crate::Error<E>> {
+        let v = self.version.ok_or(crate::Error::Protocol)?;
+        // ESP32 AT 1.x: neither `_CUR` commands nor `AT+SYSSTORE`; AT 0.1x: no `_CUR` commands
+        if (self.esp_idf && v.major < 2) || v < Version::new(0, 22, 0) {
+            return Err(crate::Error::UnsupportedFirmware(v));
+        }
+        Ok(v)
+    }
+}
+
 /// The differences between dialects that the driver acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -27,6 +27,16 @@ pub enum Urc<'a> {
     ConnectFail(Option<u8>),
     /// `+STA_CONNECTED`, `+STA_DISCONNECTED`, `+DIST_STA_IP` (SoftAP clients), raw line.
     SoftAp(&'a [u8]),
+    /// `+LINK_CONN:<status>,<link>,"<type>",<c/s>,...` (with `AT+SYSMSG`): a link opened
+    /// (`status` 0) or failed to open, as a client (`server: false`) or as our server's.
+    LinkConn {
+        /// The link id.
+        link: u8,
+        /// `true` when the connection was opened by a remote client of our server.
+        server: bool,
+        /// `true` for status 0 (connected).
+        ok: bool,
+    },
 }
 
 /// One thing the modem said.
@@ -49,6 +59,8 @@ pub enum Event<'a> {
     Prompt,
     /// `busy p...` / `busy s...`: the previous command is still running; this one was ignored.
     Busy,
+    /// `ALREADY CONNECTED`: `AT+CIPSTART` on a link that is open (an `ERROR` follows).
+    AlreadyConnected,
     /// `ERR CODE:0x...` (with `AT+SYSLOG=1`).
     ErrCode(u32),
     /// `Recv <n> bytes`.
@@ -110,11 +122,30 @@ pub(crate) fn parse_u32(digits: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+/// Whether the modem puts the sender's address before received data (`AT+CIPDINFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RemoteInfo {
+    /// Not known: `+CIPRECVDATA:<len>,"<ip>",<port>,<data>` is recognised by its form (a quoted
+    /// address of address characters, a port, a comma), anything else is payload.
+    #[default]
+    Unknown,
+    /// `AT+CIPDINFO=0` is in force: what follows `<len>,` is payload, whatever it looks like.
+    Off,
+    /// `AT+CIPDINFO=1` is in force: the address always comes first.
+    On,
+}
+
 /// Parse one event from the front of `buf`. Returns the event and the bytes consumed.
 ///
 /// `(Event::None, 0)` means "need more bytes". If the caller's buffer is full and this
 /// still returns `(Event::None, 0)`, call [`parse_full`] to discard.
 pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
+    parse_with(buf, RemoteInfo::Unknown)
+}
+
+/// [`parse`], told whether `+CIPRECVDATA` carries the sender's address.
+pub fn parse_with(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
     let ws = buf
         .iter()
         .take_while(|&&b| matches!(b, b'\r' | b'\n' | b' ' | 0))
@@ -131,7 +162,7 @@ pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
         return parse_ipd(buf);
     }
     if starts_with(buf, rom!(b"+CIPRECVDATA")) {
-        return parse_recvdata(buf);
+        return parse_recvdata(buf, info);
     }
     if is_prefix_of(buf, rom!(b"+IPD,")) || is_prefix_of(buf, rom!(b"+CIPRECVDATA")) {
         return (Event::None, 0);
@@ -143,7 +174,17 @@ pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
     let end = raw.iter().rposition(|&b| b != b'\r').map_or(0, |p| p + 1);
     let line = raw.get(..end).unwrap_or(&[]);
     let bad = has_non_text(line);
-    (classify(line, bad), nl + 1)
+    if bad && let Some(p) = ready_after_noise(line) {
+        // the noise now, `ready` as a line of its own next
+        return (Event::Noise(line.get(..p).unwrap_or(&[])), p);
+    }
+    let ev = classify(line, bad);
+    if let Event::Echo(_) = ev
+        && let Some(p) = urc_after_echo(line)
+    {
+        return (Event::Echo(line.get(..p).unwrap_or(&[])), p);
+    }
+    (ev, nl + 1)
 }
 
 /// The first `\n`: memchr's word-at-a-time search where words are wide, a byte loop on 8/16-bit
@@ -184,10 +225,23 @@ fn is_scan_result(line: &[u8]) -> bool {
 /// The lines that are a whole event, each after its length byte, in the order [`fixed`]
 /// numbers them. One table and one loop instead of a comparison per word: on AVR, where every
 /// comparison is code, this is a kilobyte less.
-const WORDS: Rom = rom!(b"\x02OK\x05ERROR\x04FAIL\x07SEND OK\x09SEND FAIL\x0dSEND Canceled\x05ready\
-\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x07CONNECT\x06CLOSED\x06UNLINK\x0cCONNECT FAIL");
+///
+/// After the link words come the words of old and vendor firmware: Ai-Thinker's `Linked`,
+/// `Unlink`, `[System Ready, Vendor:www.ai-thinker.com]`, `type error`, `Error`, `invalid`, and
+/// the `no change` with which AT 0.x answers a setting it already has.
+const WORDS: Rom = rom!(
+    b"\x02OK\x05ERROR\x04FAIL\x07SEND OK\x09SEND FAIL\x0dSEND Canceled\x05ready\
+\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x07CONNECT\x06CLOSED\x06UNLINK\x0cCONNECT FAIL\
+\x06Linked\x06Unlink\x29[System Ready, Vendor:www.ai-thinker.com]\x0atype error\x05Error\x07invalid\
+\x09no change\x11ALREADY CONNECTED"
+);
 /// Index in [`WORDS`] of the first word that may follow a link id (`0,CONNECT`).
 const LINK_WORDS: u8 = 10;
+/// Index in [`WORDS`] after the last word that may follow a link id.
+const LINK_WORDS_END: u8 = 14;
+/// Index in [`WORDS`] of `ready` and of Ai-Thinker's banner that means the same.
+const READY: u8 = 6;
+const READY_AI_THINKER: u8 = 16;
 
 /// The index of `line` in [`WORDS`].
 fn word(line: &[u8]) -> Option<u8> {
@@ -206,9 +260,13 @@ fn fixed(i: u8, link: Option<u8>) -> Event<'static> {
         7 => Event::Urc(Urc::WifiConnected),
         8 => Event::Urc(Urc::WifiGotIp),
         9 => Event::Urc(Urc::WifiDisconnect),
-        10 => Event::Urc(Urc::Connect(link)),
-        11 | 12 => Event::Urc(Urc::Closed(link)),
-        _ => Event::Urc(Urc::ConnectFail(link)),
+        10 | 14 => Event::Urc(Urc::Connect(link)),
+        11 | 12 | 15 => Event::Urc(Urc::Closed(link)),
+        13 => Event::Urc(Urc::ConnectFail(link)),
+        READY_AI_THINKER => Event::Urc(Urc::Ready),
+        17..=19 => Event::Error,
+        20 => Event::Ok,
+        _ => Event::AlreadyConnected,
     }
 }
 
@@ -235,6 +293,7 @@ fn classify(line: &[u8], bad: bool) -> Event<'_> {
             None => Event::Line(line),
         },
         Some(b'0'..=b'9') => link_urc(line),
+        Some(b'+') if starts_with(line, rom!(b"+LINK_CONN:")) => link_conn(line),
         Some(b'+')
             if starts_with(line, rom!(b"+STA_CONNECTED"))
                 || starts_with(line, rom!(b"+STA_DISCONNECTED"))
@@ -247,6 +306,49 @@ fn classify(line: &[u8], bad: bool) -> Event<'_> {
         }
         _ => Event::Line(line),
     }
+}
+
+/// `+LINK_CONN:<status>,<link>,"<type>",<c/s>,...`, else a plain line.
+fn link_conn(line: &[u8]) -> Event<'_> {
+    let rest = rom!(b"+LINK_CONN:").strip_from(line).unwrap_or(&[]);
+    let mut fields = rest.split(|&b| b == b',');
+    let status = fields.next().and_then(parse_u32);
+    let link = fields.next().and_then(parse_u32);
+    let _transport = fields.next();
+    let side = fields.next().and_then(parse_u32);
+    match (status, link.and_then(|l| u8::try_from(l).ok()), side) {
+        (Some(status), Some(link), Some(side)) => Event::Urc(Urc::LinkConn {
+            link,
+            server: side == 1,
+            ok: status == 0,
+        }),
+        _ => Event::Line(line),
+    }
+}
+
+/// Where a line of non-text bytes ends in `ready` (or Ai-Thinker's banner): the ROM boot log
+/// at 74 880 baud arrives as garbage, and `ready` may follow it with no line break between.
+fn ready_after_noise(line: &[u8]) -> Option<usize> {
+    let banner = b"[System Ready, Vendor:www.ai-thinker.com]";
+    [&b"ready"[..], &banner[..]]
+        .iter()
+        .find(|w| line.ends_with(w))
+        .map(|w| line.len() - w.len())
+        .filter(|&p| p > 0)
+}
+
+/// Where a URC starts that is glued to the end of a command's echo (echo is on until `ATE0`,
+/// and a URC can arrive while the command is being echoed).
+fn urc_after_echo(line: &[u8]) -> Option<usize> {
+    (2..line.len()).find(|&i| {
+        let tail = line.get(i..).unwrap_or(&[]);
+        let urc = match word(tail) {
+            Some(w) => (READY..=READY_AI_THINKER).contains(&w),
+            None => false,
+        };
+        urc || (tail.first().is_some_and(u8::is_ascii_digit)
+            && matches!(link_urc(tail), Event::Urc(_)))
+    })
 }
 
 fn err_code<'a>(line: &'a [u8], hex: &[u8]) -> Event<'a> {
@@ -269,7 +371,7 @@ fn link_urc(line: &[u8]) -> Event<'_> {
         && comma > 0
         && let Some(link) = line.get(..comma).and_then(parse_u32)
         && let Some(i) = line.get(comma + 1..).and_then(word)
-        && i >= LINK_WORDS
+        && (LINK_WORDS..LINK_WORDS_END).contains(&i)
     {
         return fixed(i, u8::try_from(link).ok());
     }
@@ -324,15 +426,13 @@ fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
             Some(_) => return bad_header(buf),
         }
     }
-    // optional ,"ip",port before ':'
+    // optional ,"ip",port (`AT+CIPDINFO=1`), in both the active and the passive form; the
+    // address may be IPv6, colons included
     if buf.get(pos).copied() == Some(b',') {
-        let tail = buf.get(pos..).unwrap_or(&[]);
-        let tail = tail.get(..MAX_HEADER).unwrap_or(tail);
-        match tail.iter().position(|&b| b == b':' || b == b'\n') {
-            Some(p) if tail.get(p).copied() == Some(b':') => pos += p,
-            Some(_) => return bad_header(buf),
-            None if tail.len() >= MAX_HEADER => return bad_header(buf),
-            None => return wait,
+        match addr_port(buf.get(pos + 1..).unwrap_or(&[])) {
+            Ok(n) => pos += 1 + n,
+            Err(true) if buf.len() < pos + MAX_HEADER => return wait,
+            Err(_) => return bad_header(buf),
         }
     }
     if len > MAX_PAYLOAD {
@@ -357,16 +457,65 @@ fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
     }
 }
 
-fn parse_recvdata(buf: &[u8]) -> (Event<'_>, usize) {
+/// `"<ip>",<port>` at the front of `buf` (an IPv4 or IPv6 address of address characters, a
+/// port of 1–5 digits): its length, `Err(true)` when more bytes are needed to tell,
+/// `Err(false)` when it is not one.
+fn addr_port(buf: &[u8]) -> Result<usize, bool> {
+    if buf.first().copied() != Some(b'"') {
+        return if buf.is_empty() {
+            Err(true)
+        } else {
+            Err(false)
+        };
+    }
+    let mut i = 1;
+    loop {
+        match buf.get(i).copied() {
+            None => return Err(true),
+            Some(b'"') if i > 1 => break,
+            Some(b) if (b.is_ascii_hexdigit() || b == b'.' || b == b':') && i <= 45 => i += 1,
+            Some(_) => return Err(false),
+        }
+    }
+    match buf.get(i + 1).copied() {
+        None => return Err(true),
+        Some(b',') => {}
+        Some(_) => return Err(false),
+    }
+    let start = i + 2;
+    let mut j = start;
+    while buf.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+        if j - start > 5 {
+            return Err(false);
+        }
+    }
+    match buf.get(j) {
+        None => Err(true),
+        Some(_) if j > start => Ok(j),
+        Some(_) => Err(false),
+    }
+}
+
+/// The sender's address before `+CIPRECVDATA` data (`"<ip>",<port>,`), as [`addr_port`].
+fn remote_prefix(buf: &[u8]) -> Result<usize, bool> {
+    let n = addr_port(buf)?;
+    match buf.get(n) {
+        None => Err(true),
+        Some(b',') => Ok(n + 1),
+        Some(_) => Err(false),
+    }
+}
+
+fn parse_recvdata(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
     let wait = (Event::None, 0);
     let pos = b"+CIPRECVDATA".len();
-    let (close, sep) = match buf.get(pos) {
+    let close = match buf.get(pos) {
         None => return wait,
-        Some(b':') => (b',', b':'), // 2.x: +CIPRECVDATA:<len>,<data>
-        Some(b',') => (b':', b','), // 1.7: +CIPRECVDATA,<len>:<data>
+        Some(b':') => b',', // 2.x: +CIPRECVDATA:<len>,[<"ip">,<port>,]<data>
+        Some(b',') => b':', // 1.7: +CIPRECVDATA,<len>:<data>
         Some(_) => return bad_header(buf),
     };
-    let _ = sep;
     let (len, p) = match digits_at(buf, pos + 1) {
         Ok(v) => v,
         Err(true) => return wait,
@@ -378,7 +527,17 @@ fn parse_recvdata(buf: &[u8]) -> (Event<'_>, usize) {
     match buf.get(p) {
         None => wait,
         Some(&c) if c == close => {
-            let start = p + 1;
+            let mut start = p + 1;
+            if close == b',' && info != RemoteInfo::Off {
+                match remote_prefix(buf.get(start..).unwrap_or(&[])) {
+                    Ok(n) => start += n,
+                    // the payload alone may be shorter than an address would be: wait only
+                    // while the bytes could still be one
+                    Err(true) => return wait,
+                    Err(false) if info == RemoteInfo::On => return bad_header(buf),
+                    Err(false) => {}
+                }
+            }
             let end = start + len as usize;
             match buf.get(start..end) {
                 Some(data) => (Event::RecvData(data), end),
@@ -387,6 +546,56 @@ fn parse_recvdata(buf: &[u8]) -> (Event<'_>, usize) {
         }
         Some(_) => bad_header(buf),
     }
+}
+
+/// A complete `+IPD` (active) or `+CIPRECVDATA` header at the front of `buf` whose payload is
+/// not all there: the header's length and the payload's. For a caller whose buffer cannot hold
+/// the whole, so that it can take the payload as payload instead of reading it as lines.
+pub fn data_header(buf: &[u8], info: RemoteInfo) -> Option<(usize, u32)> {
+    let probe = |b: &[u8]| -> Option<(usize, u32)> {
+        if starts_with(b, rom!(b"+IPD,")) {
+            let colon = b.iter().take(MAX_HEADER).position(|&c| c == b':')?;
+            let head = b.get(5..colon)?;
+            if head.iter().any(|&c| c == b'\r' || c == b'\n') {
+                // a passive-mode notification: no payload follows
+                return None;
+            }
+            // `[<link>,]<len>[,"ip",port]`
+            let mut f = head.split(|&c| c == b',');
+            let a = f.next().and_then(parse_u32)?;
+            let len = match f.next() {
+                Some(second) if second.first().is_some_and(u8::is_ascii_digit) => {
+                    parse_u32(second)?
+                }
+                _ => a,
+            };
+            return (len <= MAX_PAYLOAD).then_some((colon + 1, len));
+        }
+        if starts_with(b, rom!(b"+CIPRECVDATA")) {
+            let pos = b"+CIPRECVDATA".len();
+            let close = match b.get(pos)? {
+                b':' => b',',
+                b',' => b':',
+                _ => return None,
+            };
+            let (len, p) = digits_at(b, pos + 1).ok()?;
+            if b.get(p).copied() != Some(close) || len > MAX_PAYLOAD {
+                return None;
+            }
+            let mut start = p + 1;
+            if close == b',' && info != RemoteInfo::Off {
+                match remote_prefix(b.get(start..).unwrap_or(&[])) {
+                    Ok(n) => start += n,
+                    Err(true) => return None,
+                    Err(false) => {}
+                }
+            }
+            return Some((start, len));
+        }
+        None
+    };
+    let (head, len) = probe(buf)?;
+    (buf.len() < head + len as usize).then_some((head, len))
 }
 
 /// [`parse`] packaged as an [`atat::Digester`], for use with atat's clients and ingress.
@@ -413,7 +622,11 @@ impl atat::Digester for EspDigester {
             let start = pos;
             pos += n;
             match ev {
-                Event::None | Event::Echo(_) | Event::Noise(_) | Event::Recv(_) => {}
+                Event::None
+                | Event::Echo(_)
+                | Event::Noise(_)
+                | Event::Recv(_)
+                | Event::AlreadyConnected => {}
                 Event::Line(_) | Event::ErrCode(_) => {
                     let s = body.map_or(start, |(s, _)| s);
                     body = Some((s, start + ev_len(rest, n)));

@@ -77,6 +77,12 @@ pub enum Error<E> {
     Dns,
     /// The answer did not have the expected form.
     Protocol,
+    /// `ALREADY CONNECTED`: the module has that link open already.
+    AlreadyConnected,
+    /// The module runs AT firmware this driver does not support (see the README's table):
+    /// ESP8266 AT before 0.22 (no `_CUR` commands), ESP32 AT 1.x, or firmware without passive
+    /// receive. The version it reported (`0.0.0` when it did not say).
+    UnsupportedFirmware(crate::dialect::Version),
 }
 
 impl<E> From<CmdError> for Error<E> {
@@ -102,6 +108,12 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             Error::Rebooted => f.write_str("modem rebooted"),
             Error::Dns => f.write_str("DNS lookup failed"),
             Error::Protocol => f.write_str("unexpected answer from the modem"),
+            Error::AlreadyConnected => f.write_str("the module has that link open already"),
+            Error::UnsupportedFirmware(v) => write!(
+                f,
+                "unsupported AT firmware (version {}.{}.{})",
+                v.major, v.minor, v.patch
+            ),
         }
     }
 }
@@ -118,6 +130,8 @@ impl<E: fmt::Debug> embedded_io::Error for Error<E> {
             Error::Dns => K::NotFound,
             Error::Join(_) | Error::NoFreeLink => K::NotConnected,
             Error::Protocol => K::InvalidData,
+            Error::AlreadyConnected => K::AddrInUse,
+            Error::UnsupportedFirmware(_) => K::Unsupported,
             _ => K::Other,
         }
     }

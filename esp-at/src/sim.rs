@@ -41,6 +41,11 @@ pub struct SimConfig {
     /// Other access points in range (SSID, RSSI in dBm), listed by `AT+CWLAP` with `network`
     /// (at -52 dBm). SSIDs go out unescaped, as the firmware sends them.
     pub neighbours: Vec<(String, i8)>,
+    /// `AT+CIPDINFO=1` at power-up (some firmware builds have it on by default): received data
+    /// shows the sender's address until `AT+CIPDINFO=0`.
+    pub remote_info: bool,
+    /// The firmware knows `AT+CIPDINFO` (when not, it answers `ERROR`).
+    pub has_cipdinfo: bool,
 }
 
 impl Default for SimConfig {
@@ -52,6 +57,8 @@ impl Default for SimConfig {
             join_delay: Duration::ZERO,
             station_ip: Ipv4Addr::new(192, 168, 1, 50),
             neighbours: Vec::new(),
+            remote_info: false,
+            has_cipdinfo: true,
         }
     }
 }
@@ -87,6 +94,7 @@ struct Inner {
     echo: bool,
     mux: bool,
     passive: bool,
+    remote_info: bool,
     mode: u8,
     joined: Option<String>,
     soft_ap: Option<String>,
@@ -133,6 +141,7 @@ impl SimModem {
     /// A module that has just booted (its `ready` is already in the output).
     pub fn new(cfg: SimConfig) -> Self {
         let now = Instant::now();
+        let remote_info = cfg.remote_info;
         let inner = Inner {
             cfg,
             out: VecDeque::new(),
@@ -142,6 +151,7 @@ impl SimModem {
             echo: true,
             mux: false,
             passive: false,
+            remote_info,
             mode: 1,
             joined: None,
             soft_ap: None,
@@ -339,6 +349,7 @@ impl Inner {
         self.echo = true;
         self.mux = false;
         self.passive = false;
+        self.remote_info = self.cfg.remote_info;
         self.joined = None;
         self.soft_ap = None;
         self.sending = None;
@@ -419,7 +430,11 @@ impl Inner {
                     if let Some(Some(l)) = self.links.get_mut(id) {
                         l.notified = total;
                     }
-                    self.emit(format!("+IPD,{id},{report}\r\n").as_bytes());
+                    let from = match self.peer(id) {
+                        Some(a) if self.remote_info => format!(",\"{}\",{}", a.ip(), a.port()),
+                        _ => String::new(),
+                    };
+                    self.emit(format!("+IPD,{id},{report}{from}\r\n").as_bytes());
                 } else {
                     if let Some(Some(l)) = self.links.get_mut(id) {
                         l.rx.clear();
@@ -687,6 +702,13 @@ impl Inner {
                 }
                 _ => self.error(),
             },
+            "AT+CIPDINFO" if self.cfg.has_cipdinfo => match num(p.first()) {
+                Some(m) if m <= 1 => {
+                    self.remote_info = m == 1;
+                    self.ok()
+                }
+                _ => self.error(),
+            },
             "AT+CIPRECVMODE" => match num(p.first()) {
                 Some(m) if m <= 1 => {
                     self.passive = m == 1;
@@ -912,6 +934,14 @@ impl Inner {
         }
     }
 
+    /// The remote address of link `id`.
+    fn peer(&self, id: usize) -> Option<std::net::SocketAddr> {
+        match &self.links.get(id)?.as_ref()?.sock {
+            Sock::Tcp(t) => t.peer_addr().ok(),
+            Sock::Udp(u) => u.peer_addr().ok(),
+        }
+    }
+
     fn recv_data(&mut self, p: &[Vec<u8>]) {
         let v1 = self.v1();
         let (Some(id), Some(len)) = (num(p.first()), num(p.get(1))) else {
@@ -929,10 +959,13 @@ impl Inner {
         {
             *slot = None;
         }
-        let mut msg = if v1 {
-            format!("+CIPRECVDATA,{n}:")
-        } else {
-            format!("+CIPRECVDATA:{n},")
+        let from = self.peer(id);
+        let mut msg = match (v1, from) {
+            (true, _) => format!("+CIPRECVDATA,{n}:"),
+            (false, Some(a)) if self.remote_info => {
+                format!("+CIPRECVDATA:{n},\"{}\",{},", a.ip(), a.port())
+            }
+            (false, _) => format!("+CIPRECVDATA:{n},"),
         }
         .into_bytes();
         msg.extend_from_slice(&data);

@@ -57,6 +57,7 @@ exact! {
     cwstate_v1: Wifi::QueryState, V1 => "AT+CIPSTATUS\r\n";
     autoconn: Wifi::AutoConnect(false), V2 => "AT+CWAUTOCONN=0\r\n";
     cipmux: TcpIp::Mux(true), V2 => "AT+CIPMUX=1\r\n";
+    cipdinfo: TcpIp::RemoteInfo(false), V1 => "AT+CIPDINFO=0\r\n";
     cipstart_tcp: TcpIp::Start { link: Some(0), transport: Transport::Tcp, host: "192.168.1.10", port: 5001, extra: None }, V2 => "AT+CIPSTART=0,\"TCP\",\"192.168.1.10\",5001\r\n";
     cipstart_udp: TcpIp::Start { link: Some(2), transport: Transport::Udp, host: "10.0.0.1", port: 53, extra: Some(1234) }, V2 => "AT+CIPSTART=2,\"UDP\",\"10.0.0.1\",53,1234\r\n";
     cipstart_ssl: TcpIp::Start { link: None, transport: Transport::Ssl, host: "example.com", port: 443, extra: None }, V2 => "AT+CIPSTART=\"SSL\",\"example.com\",443\r\n";

@@ -54,6 +54,8 @@ pub enum TcpIp<'a> {
         /// Passive (`true`) or active `+IPD` pushing (`false`).
         passive: bool,
     },
+    /// `AT+CIPDINFO=<0|1>`: whether received data shows the sender's address.
+    RemoteInfo(bool),
     /// `AT+CIPRECVLEN?`: bytes waiting per link.
     RecvLen,
     /// `AT+CIPRECVDATA=<link>,<len>`: read up to `len` waiting bytes.
@@ -166,6 +168,11 @@ impl TcpIp<'_> {
                     })
                 }
             }
+            TcpIp::RemoteInfo(on) => w.text(if on {
+                rom!(b"AT+CIPDINFO=1")
+            } else {
+                rom!(b"AT+CIPDINFO=0")
+            }),
             TcpIp::RecvLen => w.text(rom!(b"AT+CIPRECVLEN?")),
             TcpIp::RecvData { link, len } => {
                 w.text(rom!(b"AT+CIPRECVDATA="));
