@@ -32,6 +32,24 @@ impl Message {
     pub fn seq(&self) -> Option<u32> {
         self.extra.first()?.parse().ok()
     }
+
+    /// The boot id of the extended form.
+    pub fn boot(&self) -> Option<u32> {
+        self.extra.get(3)?.parse().ok()
+    }
+}
+
+/// A random boot id for a node on a PC (`Settings::boot_id`): the standard library's randomly
+/// keyed hasher over the time and the process id. Never 0 (which asks the node to derive one).
+pub fn random_boot_id() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.write_u32(std::process::id());
+    let v = h.finish();
+    ((v >> 32) as u32 ^ v as u32).max(1)
 }
 
 struct Shared {

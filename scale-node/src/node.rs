@@ -9,7 +9,9 @@ use crate::config::{NodeConfig, SetupReply};
 use crate::fmt::LineBuf;
 use crate::hal::{Clock, Fault, Sensor, Uplink};
 use crate::led::{BlinkCode, Blinker};
-use crate::telemetry::{AckParser, Kind, MAX_LINE, Reading, flags, format_line};
+use crate::telemetry::{
+    AckParser, BadReply, Kind, MAX_LINE, Prng, Reading, StatusClass, flags, format_line,
+};
 use esp_at::rom::Rom;
 
 /// Supervisor and measurement settings that are not part of the provisioned configuration.
@@ -23,7 +25,10 @@ pub struct Settings {
     pub ack_timeout_ms: u32,
     /// Lines sent before waiting for their statuses (1 for the article's gateway).
     pub window: u8,
-    /// First retry delay, ms (doubles up to `backoff_max_ms`).
+    /// First retry delay, ms (doubles up to `backoff_max_ms`). It applies after a failure, a
+    /// dropped link, a reply that is not a status and a status that asks for a retry; the
+    /// actual wait is drawn between half of the current delay and all of it, and the delay
+    /// goes back to this one only when the gateway acknowledges a reading.
     pub backoff_base_ms: u32,
     /// Longest retry delay, ms.
     pub backoff_max_ms: u32,
@@ -35,6 +40,22 @@ pub struct Settings {
     pub stable_cg: i32,
     /// Hysteresis of the low-stock alert, hundredths of a percent.
     pub low_hysteresis: i32,
+    /// This boot's id: the last field of the extended line, fixed for the life of one boot and
+    /// different (with high probability) after the next, so that a gateway does not take the
+    /// readings of a rebooted node, whose sequence numbers start again at 0, for duplicates.
+    /// It also seeds the back-off's jitter (which then takes in the load cell's samples too), so
+    /// nodes that lose the same gateway do not come back in lockstep.
+    ///
+    /// Take it from the board: a hardware random number generator (the STM32F4's `RNG`, the
+    /// RP2040's ring oscillator `RANDOMBIT` read 32 times), or the noise of a floating ADC
+    /// input, or a boot counter kept in EEPROM mixed with a free-running timer. On a PC, any
+    /// random number (`scale_node::loopback::random_boot_id`).
+    ///
+    /// 0 (the default): the node derives one from its clock at boot and the raw samples of its
+    /// first reading. That is weak: a board whose clock starts at 0 at reset reads the same
+    /// time at every boot, and what varies is the low bits of the load cell's noise, a few
+    /// bits per sample; two boots with the same load can repeat an id.
+    pub boot_id: u32,
 }
 
 impl Default for Settings {
@@ -50,6 +71,7 @@ impl Default for Settings {
             estimator: Estimator::Median,
             stable_cg: 100,
             low_hysteresis: 500,
+            boot_id: 0,
         }
     }
 }
@@ -94,8 +116,17 @@ pub enum NodeEvent {
     Measured(Reading),
     /// The gateway acknowledged a reading (2xx).
     Delivered(Reading),
-    /// The gateway answered a non-2xx status; the reading stays queued.
+    /// The gateway answered a status that asks for a retry (5xx, 401, 403, 429 ...): the
+    /// reading (this sequence number) stays queued and goes again, with what was in flight,
+    /// after a back-off.
     Rejected(u32, u16),
+    /// The gateway refused this reading for good (`400`: a line it cannot use, `413`: too
+    /// large): it left the queue (not delivered, not lost: counted in `NodeStats::refused`).
+    Refused(Reading, u16),
+    /// The peer answered something that is not a status (this byte): it is not a scale
+    /// gateway (a web server on the gateway's port, say). Nothing in flight counts as
+    /// delivered; the node hangs up and tries again after a back-off.
+    BadReply(u8),
     /// The queue was full: the oldest undelivered reading was dropped.
     Dropped(Reading),
     /// The sensor did not answer.
@@ -110,8 +141,12 @@ pub struct NodeStats {
     pub readings: u32,
     /// Lines sent (retries included).
     pub sent: u32,
-    /// Readings acknowledged.
+    /// Readings acknowledged (2xx).
     pub acked: u32,
+    /// Readings the gateway refused for good (`400`, `413`): they left the queue undelivered.
+    pub refused: u32,
+    /// Replies that were not a stream of statuses (the peer is not a scale gateway).
+    pub bad_replies: u32,
     /// Lines sent again after a failure.
     pub retried: u32,
     /// Readings dropped from a full queue.
@@ -169,12 +204,20 @@ pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
     low_alerted: bool,
     setup_started: bool,
     failures: u8,
+    /// Statuses still to come for lines that were in flight when one of them was rejected
+    /// (they are sent again: their old answers are skipped).
+    owed: u8,
     in_flight: usize,
     sent_at: u32,
     seq: u32,
     next_reading: u32,
     backoff: u32,
     next_attempt: u32,
+    /// This boot's id (0 until derived, at the first reading, when `Settings::boot_id` is 0).
+    boot: u32,
+    /// The jitter's generator, seeded from the boot id and fed the samples (it derives the
+    /// boot id when there is none).
+    rng: Prng,
     ack: AckParser,
     clock: C,
     led: Blinker<L>,
@@ -239,7 +282,10 @@ where
             low_alerted: false,
             backoff: settings.backoff_base_ms,
             next_attempt: 0,
+            boot: settings.boot_id,
+            rng: Prng::new(settings.boot_id),
             failures: 0,
+            owed: 0,
             ack: AckParser::default(),
             setup_started: false,
             setup_line: LineBuf::new(),
@@ -287,6 +333,12 @@ where
             State::Boot | State::Setup => None,
             _ => self.config.as_ref(),
         }
+    }
+
+    /// This boot's id, as the extended lines carry it: `Settings::boot_id`, or the one derived
+    /// at the first reading when that is 0 (0 until then).
+    pub fn boot_id(&self) -> u32 {
+        self.boot
     }
 
     /// Readings waiting for delivery.
@@ -413,6 +465,8 @@ where
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn boot(&mut self, now: u32) {
+        // for a boot id to derive, and the jitter: the clock first, the samples next
+        self.rng.mix(now);
         self.load_stored();
         // (a stored record whose CRC holds but whose fields do not validate loads as the
         // defaults, which do not validate either)
@@ -693,6 +747,8 @@ where
         }
         let fault = match self.sensor.sample() {
             Ok(Some((raw, sat))) => {
+                // the load cell's noise: entropy for the jitter (and a derived boot id)
+                self.rng.mix(raw as u32);
                 self.window.push(raw);
                 self.saturated |= sat;
                 self.sensor_fault = false;
@@ -812,6 +868,10 @@ where
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn enqueue(&mut self, kind: Kind, centi: i32, fl: u8, now: u32) {
+        if self.boot == 0 {
+            // derived: fixed from the first reading on
+            self.boot = self.rng.next_u32().max(1);
+        }
         let r = Reading {
             seq: self.seq,
             kind,
@@ -839,16 +899,25 @@ where
             || self.next_attempt.wrapping_sub(now) > self.settings.backoff_max_ms
     }
 
+    /// Wait before the next attempt: a delay drawn uniformly between half the current back-off
+    /// and all of it ("equal jitter"), then the back-off doubles, up to `backoff_max_ms`.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn back_off(&mut self, now: u32) {
+        let backoff = self.backoff.min(self.settings.backoff_max_ms);
+        let half = backoff >> 1;
+        let jitter = self.rng.below(half + 1);
+        self.next_attempt = now.wrapping_add(backoff - half + jitter);
+        self.backoff = backoff.saturating_mul(2).min(self.settings.backoff_max_ms);
+    }
+
+    /// A failure of the link: back off, and count it towards a modem reset.
     fn schedule_retry(&mut self, now: u32) {
-        self.next_attempt = now.wrapping_add(self.backoff);
-        self.backoff = self
-            .backoff
-            .saturating_mul(2)
-            .min(self.settings.backoff_max_ms);
+        self.back_off(now);
         self.failures = self.failures.saturating_add(1);
     }
 
-    fn succeeded(&mut self) {
+    /// The gateway acknowledged a reading: the only thing that resets the back-off.
+    fn acknowledged(&mut self) {
         self.backoff = self.settings.backoff_base_ms;
         self.failures = 0;
     }
@@ -920,7 +989,8 @@ where
                 match joined {
                     Ok(()) => {
                         self.stats.joins += 1;
-                        self.succeeded();
+                        // the modem works; the back-off stays until the gateway acknowledges
+                        self.failures = 0;
                         self.emit(NodeEvent::Joined);
                         self.state = State::Connect;
                     }
@@ -944,7 +1014,10 @@ where
                 match connected {
                     Ok(()) => {
                         self.stats.connects += 1;
-                        self.succeeded();
+                        // a TCP connect is no proof of a gateway (one that accepts and hangs up
+                        // at once): the back-off stays until a reading is acknowledged
+                        self.failures = 0;
+                        self.owed = 0;
                         self.in_flight = 0;
                         self.ack.reset();
                         self.emit(NodeEvent::Connected);
@@ -969,21 +1042,26 @@ where
             } else {
                 State::Join
             };
-            self.next_attempt = now;
+            // a gateway that accepts and hangs up is not reconnected at once, again and again
+            self.schedule_retry(now);
             return;
         }
         // statuses from the gateway
-        if self.in_flight > 0 {
+        if self.in_flight > 0 || self.owed > 0 {
             let mut buf = [0u8; 32];
             match self.uplink.recv(&mut buf) {
                 Ok(n) => {
                     for &b in buf.get(..n).unwrap_or(&[]) {
-                        // after a rejection everything on the wire goes again: the rest of
-                        // what was received answers lines that are no longer out there
-                        if let Some(s) = self.ack.push(b)
-                            && self.on_status(s)
-                        {
-                            break;
+                        match self.ack.push(b) {
+                            Ok(Some(status)) => self.on_status(status, now),
+                            Ok(None) => {}
+                            Err(BadReply(b)) => {
+                                // not a scale gateway: nothing it said counts
+                                self.stats.bad_replies += 1;
+                                self.emit(NodeEvent::BadReply(b));
+                                self.hang_up(now);
+                                return;
+                            }
                         }
                     }
                 }
@@ -995,13 +1073,16 @@ where
             if self.in_flight > 0 && now.wrapping_sub(self.sent_at) > self.settings.ack_timeout_ms {
                 // no answer: the connection is not trustworthy any more
                 self.emit(NodeEvent::LinkLost);
-                self.lose_in_flight();
-                self.uplink.disconnect();
-                self.state = State::Connect;
-                self.schedule_retry(now);
+                self.hang_up(now);
                 return;
             }
         }
+        // after a status that asks for a retry, the link stays up and the lines wait
+        if !self.attempt_due(now) {
+            return;
+        }
+        // (kept recent: a deadline more than 24.8 days old would look ahead)
+        self.next_attempt = now;
         // send what the window allows
         while self.in_flight < usize::from(self.settings.window.max(1))
             && self.in_flight < self.queue.len()
@@ -1016,6 +1097,7 @@ where
                     &cfg.sensor_id,
                     cfg.format,
                     self.stats.dropped,
+                    self.boot,
                     &mut line,
                 );
             }
@@ -1037,26 +1119,52 @@ where
         }
     }
 
-    /// Apply one status from the gateway; `true` when it rejected the line (everything in flight
-    /// is then sent again).
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn on_status(&mut self, status: u16) -> bool {
-        if self.in_flight == 0 || self.queue.is_empty() {
-            return false;
-        }
-        if (200..300).contains(&status)
-            && let Some(r) = remove_at(&mut self.queue, 0)
-        {
-            self.in_flight -= 1;
-            self.stats.acked += 1;
-            self.emit(NodeEvent::Delivered(r));
-            false
+    /// Close the gateway connection: what was in flight goes again, after a back-off.
+    fn hang_up(&mut self, now: u32) {
+        self.lose_in_flight();
+        self.uplink.disconnect();
+        self.state = if self.uplink.is_joined() {
+            State::Connect
         } else {
-            let seq = self.queue.first().map_or(0, |r| r.seq);
-            self.emit(NodeEvent::Rejected(seq, status));
-            // everything on the wire goes again, in order
+            State::Join
+        };
+        self.schedule_retry(now);
+    }
+
+    /// Apply one status from the gateway, which answers the lines in the order they were sent.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn on_status(&mut self, status: u16, now: u32) {
+        if self.owed > 0 {
+            // the answer to a line that is to be sent again
+            self.owed -= 1;
+            return;
+        }
+        if self.in_flight == 0 {
+            return;
+        }
+        let Some(&r) = self.queue.first() else {
+            return;
+        };
+        let class = StatusClass::of(status);
+        if class == StatusClass::Retry {
+            self.emit(NodeEvent::Rejected(r.seq, status));
+            // everything on the wire goes again, in order, after a back-off; the answers to the
+            // lines behind this one are still to come and answer nothing
+            self.owed = (self.in_flight - 1) as u8;
             self.lose_in_flight();
-            true
+            self.back_off(now);
+            return;
+        }
+        remove_at(&mut self.queue, 0);
+        self.in_flight -= 1;
+        if class == StatusClass::Delivered {
+            self.stats.acked += 1;
+            self.acknowledged();
+            self.emit(NodeEvent::Delivered(r));
+        } else {
+            // for good: the lines behind it are not sent again because of it
+            self.stats.refused += 1;
+            self.emit(NodeEvent::Refused(r, status));
         }
     }
 }

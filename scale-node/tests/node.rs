@@ -5,6 +5,11 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::*;
 use esp_at::{Error as EspError, JoinError};
@@ -36,6 +41,9 @@ fn streams_readings_in_order_with_correct_values() {
     );
     assert!(r.run_until(20_000, |_| wait_messages(&gw, 5)));
     let msgs = gw.messages();
+    // derived at boot (Settings::boot_id is 0): not 0, the same in every line
+    let boot = r.node.boot_id();
+    assert_ne!(boot, 0);
     for (i, m) in msgs.iter().take(5).enumerate() {
         assert_eq!(m.sensor_type, "Weight");
         assert_eq!(m.value, "250.00");
@@ -43,7 +51,7 @@ fn streams_readings_in_order_with_correct_values() {
         assert_eq!(m.seq(), Some(i as u32));
         assert_eq!(
             m.raw,
-            format!("Weight:250.00,Scale.Test,{i},0,0\r\n").into_bytes()
+            format!("Weight:250.00,Scale.Test,{i},0,0,{boot}\r\n").into_bytes()
         );
     }
     assert_eq!(r.node.state(), State::Stream);
@@ -128,7 +136,8 @@ fn full_queue_drops_oldest_and_reports_it() {
 fn non_2xx_status_keeps_the_reading() {
     let gw = ArticleGateway::start(0).unwrap();
     gw.set_status(500);
-    let mut r = rig::<16>(
+    // room for the readings taken while the rejected one waits out its back-off
+    let mut r = rig::<64>(
         Some(config(gw.addr().port(), Format::Extended)),
         Settings::default(),
     );
@@ -147,6 +156,7 @@ fn non_2xx_status_keeps_the_reading() {
             .iter()
             .any(|e| matches!(e, NodeEvent::Delivered(rd) if rd.seq == 0))
     );
+    assert_eq!(r.node.stats().dropped, 0);
 }
 
 #[test]
@@ -579,4 +589,540 @@ fn provisioning_in_place_before_the_first_poll() {
     assert_eq!(err, "host: 1-64 of a-z 0-9 . -");
     r.run_until(10, |_| false);
     assert_eq!(r.node.state(), State::Setup);
+}
+
+/// A raw TCP gateway for the hostile cases. Each line (split at `\r\n`, over all connections,
+/// numbered from 0) goes to `answer`, whose bytes are written back (nothing for an empty
+/// answer), one write per byte with `bytewise`. With `hang_up`, every connection is closed as
+/// soon as it is accepted.
+struct RawGateway {
+    addr: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+type Answer = Arc<dyn Fn(&str, usize) -> Vec<u8> + Send + Sync>;
+
+impl RawGateway {
+    fn start(
+        hang_up: bool,
+        bytewise: bool,
+        answer: impl Fn(&str, usize) -> Vec<u8> + Send + Sync + 'static,
+    ) -> RawGateway {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let answer: Answer = Arc::new(answer);
+        let (l, a, st) = (lines.clone(), accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        a.fetch_add(1, Ordering::SeqCst);
+                        if hang_up {
+                            drop(s);
+                            continue;
+                        }
+                        let (l, st, answer) = (l.clone(), st.clone(), answer.clone());
+                        std::thread::spawn(move || serve_raw(s, bytewise, &l, &st, &*answer));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        RawGateway {
+            addr,
+            lines,
+            accepted,
+            stop,
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The sequence numbers of the lines received, in order.
+    fn seqs(&self) -> Vec<u32> {
+        self.lines().iter().map(|l| field(l, 2)).collect()
+    }
+}
+
+impl Drop for RawGateway {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn serve_raw(
+    mut s: TcpStream,
+    bytewise: bool,
+    lines: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+    answer: &(dyn Fn(&str, usize) -> Vec<u8> + Send + Sync),
+) {
+    s.set_nonblocking(false).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 512];
+    while !stop.load(Ordering::SeqCst) {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(_) => return,
+        }
+        while let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&pending[..end]).to_string();
+            pending.drain(..end + 2);
+            let idx = {
+                let mut l = lines.lock().unwrap();
+                l.push(line.clone());
+                l.len() - 1
+            };
+            let reply = answer(&line, idx);
+            let chunks: Vec<&[u8]> = if bytewise {
+                reply.chunks(1).collect()
+            } else {
+                vec![&reply[..]]
+            };
+            for c in chunks.into_iter().filter(|c| !c.is_empty()) {
+                if s.write_all(c).is_err() {
+                    return;
+                }
+                if bytewise {
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            }
+        }
+    }
+}
+
+/// Field `i` of an extended line (`<Type>:<value>,<SensorId>,<seq>,<flags>,<dropped>,<boot>`),
+/// as a number.
+fn field(line: &str, i: usize) -> u32 {
+    line.split(',').nth(i).unwrap().parse().unwrap()
+}
+
+/// The virtual time, ms.
+fn now_ms<const Q: usize>(r: &Rig<Q>) -> u64 {
+    r.hx.now_ns() / 1_000_000
+}
+
+/// A web server on the gateway's port answers `HTTP/1.1 200 OK`: that is no acknowledgement.
+/// Nothing is delivered, every reading stays queued, the node hangs up and retries with
+/// back-off; a scale gateway on the same port later gets them all.
+#[test]
+fn a_reply_that_is_not_a_status_is_not_an_acknowledgement() {
+    let http = Arc::new(AtomicBool::new(true));
+    let h = http.clone();
+    let gw = RawGateway::start(false, false, move |_, _| {
+        if h.load(Ordering::SeqCst) {
+            b"HTTP/1.1 200 OK\r\n".to_vec()
+        } else {
+            b"201".to_vec()
+        }
+    });
+    let mut r = rig::<64>(
+        Some(config(gw.addr.port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |r| r.node.stats().bad_replies >= 1));
+    r.run_until(6_000, |_| false);
+    let s = r.node.stats();
+    assert_eq!(s.acked, 0);
+    assert!(s.readings >= 20, "{s:?}");
+    assert_eq!(
+        r.node.queued(),
+        s.readings as usize,
+        "every reading stays queued"
+    );
+    assert!(r.events.contains(&NodeEvent::BadReply(b'H')));
+    assert!(
+        !r.events
+            .iter()
+            .any(|e| matches!(e, NodeEvent::Delivered(_)))
+    );
+    // it hangs up on such a peer, and comes back with back-off, not at once
+    assert!(s.bad_replies >= 2, "{s:?}");
+    assert!(s.connects <= 6, "{s:?}");
+    // one line per connection (the last one may still be on its way back)
+    let lines = gw.lines().len() as i64;
+    assert!(
+        (0..=1).contains(&(lines - i64::from(s.bad_replies))),
+        "{lines} {s:?}"
+    );
+    // what goes again is flagged as a retry
+    let lines = gw.lines();
+    assert_eq!(field(&lines[1], 2), 0);
+    assert_ne!(
+        field(&lines[1], 3) & u32::from(scale_node::telemetry::flags::RETRY),
+        0
+    );
+
+    // the same port now answers as a scale gateway: everything arrives, in order
+    http.store(false, Ordering::SeqCst);
+    let bad = r.node.stats().bad_replies;
+    assert!(r.run_until(60_000, |r| r.node.queued() == 0
+        && r.node.stats().acked >= 30));
+    assert_eq!(r.node.stats().bad_replies, bad);
+    let delivered: Vec<u32> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Delivered(rd) => Some(rd.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, (0..delivered.len() as u32).collect::<Vec<_>>());
+}
+
+/// Two lines in flight, answered together by `201201` written one byte at a time: two
+/// acknowledgements.
+#[test]
+fn back_to_back_statuses_split_at_every_byte_are_two_acknowledgements() {
+    let gw = RawGateway::start(false, true, |_, idx| {
+        if idx % 2 == 1 {
+            b"201201".to_vec()
+        } else {
+            Vec::new()
+        }
+    });
+    let settings = Settings {
+        window: 2,
+        ..Settings::default()
+    };
+    let mut r = rig::<16>(Some(config(gw.addr.port(), Format::Extended)), settings);
+    assert!(r.run_until(30_000, |r| r.node.stats().acked >= 8));
+    let s = r.node.stats();
+    assert_eq!(s.bad_replies, 0);
+    assert_eq!(s.retried, 0, "{s:?}");
+    assert_eq!(s.connects, 1);
+    assert_eq!(gw.seqs()[..8], (0..8).collect::<Vec<u32>>()[..]);
+}
+
+/// `400` for one reading: it is refused for good (counted, reported, out of the queue), the
+/// lines in flight behind it are not sent again, and every other reading is delivered in order.
+#[test]
+fn a_refused_reading_leaves_the_queue_and_the_others_go_on() {
+    // answers in batches of four lines, so that several are in flight when one is refused
+    let batch = Mutex::new(Vec::new());
+    let gw = RawGateway::start(false, false, move |line, idx| {
+        let mut b = batch.lock().unwrap();
+        b.extend_from_slice(if field(line, 2) == 5 { b"400" } else { b"201" });
+        if idx % 4 == 3 {
+            std::mem::take(&mut *b)
+        } else {
+            Vec::new()
+        }
+    });
+    let settings = Settings {
+        window: 4,
+        ..Settings::default()
+    };
+    let mut r = rig::<32>(Some(config(gw.addr.port(), Format::Extended)), settings);
+    assert!(r.run_until(40_000, |r| r.node.stats().acked >= 11));
+    let s = r.node.stats();
+    assert_eq!(s.refused, 1, "{s:?}");
+    assert_eq!(s.retried, 0, "nothing sent again: {s:?}");
+    let refused: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Refused(rd, status) => Some((rd.seq, *status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, [(5, 400)]);
+    let delivered: Vec<u32> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Delivered(rd) => Some(rd.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered[..11], [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+    // each line once, in order, none a retry
+    let seqs = gw.seqs();
+    assert_eq!(seqs, (0..seqs.len() as u32).collect::<Vec<_>>());
+    assert!(
+        gw.lines().iter().all(|l| field(l, 3) == 0),
+        "{:?}",
+        gw.lines()
+    );
+    assert_eq!(s.connects, 1);
+}
+
+/// A gateway that answers `500` to everything: the reading stays queued and goes again, but
+/// after a back-off (1 s doubling), not at once: a handful of lines in 6 s, not hundreds.
+#[test]
+fn a_retry_status_is_answered_with_back_off() {
+    let gw = RawGateway::start(false, false, |_, _| b"500".to_vec());
+    let mut r = rig::<32>(
+        Some(config(gw.addr.port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |_| !gw.lines().is_empty()));
+    let t0 = now_ms(&r);
+    r.run_until(6_000, |_| false);
+    let elapsed = now_ms(&r) - t0;
+    assert!(elapsed >= 6_000);
+    let s = r.node.stats();
+    let lines = gw.lines();
+    // first at once, then after 0.5-1 s, 1-2 s, 2-4 s: at most 4 in 6 s
+    assert!(lines.len() <= 5, "{} lines: {lines:?}", lines.len());
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert_eq!(s.acked, 0);
+    assert_eq!(s.refused, 0);
+    // the same reading each time, flagged as a retry after the first
+    assert!(lines.iter().all(|l| field(l, 2) == 0), "{lines:?}");
+    assert!(lines[1..].iter().all(|l| field(l, 3) & 8 != 0));
+    assert!(r.events.contains(&NodeEvent::Rejected(0, 500)));
+    // the link stays up meanwhile
+    assert_eq!(s.connects, 1);
+    assert!(r.node.queued() >= 20);
+}
+
+/// A gateway that accepts and hangs up at once: the connects back off (with jitter) instead
+/// of hammering it, and the delays between them grow.
+#[test]
+fn a_gateway_that_hangs_up_is_reconnected_with_growing_delays() {
+    let gw = RawGateway::start(true, false, |_, _| Vec::new());
+    let mut r = rig::<32>(
+        Some(config(gw.addr.port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |r| r.node.stats().connects >= 1));
+    let t0 = now_ms(&r);
+    let mut at = vec![t0];
+    let mut seen = 1;
+    r.run_until(15_000, |r| {
+        let n = r
+            .events
+            .iter()
+            .filter(|e| **e == NodeEvent::Connected)
+            .count();
+        if n > seen {
+            seen = n;
+            at.push(now_ms(r));
+        }
+        false
+    });
+    assert!(now_ms(&r) - t0 >= 15_000);
+    let s = r.node.stats();
+    // 1 s doubling, each wait between half and all of it: 5 or 6 connects in 15 s
+    assert!(s.connects <= 8, "{s:?} {at:?}");
+    assert!(s.connects >= 3, "{s:?} {at:?}");
+    assert!(gw.accepted.load(Ordering::SeqCst) <= 8);
+    let gaps: Vec<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    // each wait between half the back-off and all of it, plus the time it takes to notice the
+    // hang-up; the back-off doubles from 1 s
+    for (k, gap) in gaps.iter().enumerate() {
+        let backoff = 1_000 << k;
+        assert!(
+            (backoff / 2..backoff + 500).contains(gap),
+            "gap {k}: {gap} ms: {gaps:?}"
+        );
+    }
+    assert!(gaps.len() >= 3, "{gaps:?}");
+    assert!(*gaps.last().unwrap() >= 2 * gaps[0], "{gaps:?}");
+    assert_eq!(s.acked, 0);
+}
+
+/// The back-off's jitter comes from the boot id: two nodes that lose the same gateway do not
+/// come back at the same moments.
+#[test]
+fn nodes_with_different_boot_ids_back_off_differently() {
+    let gaps = |boot_id: u32| {
+        let gw = RawGateway::start(true, false, |_, _| Vec::new());
+        let settings = Settings {
+            boot_id,
+            backoff_base_ms: 200,
+            ..Settings::default()
+        };
+        let mut r = rig::<8>(Some(config(gw.addr.port(), Format::Extended)), settings);
+        let mut at = vec![];
+        let mut seen = 0;
+        r.run_until(13_000, |r| {
+            let n = r
+                .events
+                .iter()
+                .filter(|e| **e == NodeEvent::Connected)
+                .count();
+            if n > seen {
+                seen = n;
+                at.push(now_ms(r));
+            }
+            false
+        });
+        at.windows(2).map(|w| w[1] - w[0]).collect::<Vec<u64>>()
+    };
+    let (a, b) = (gaps(0x1234_5678), gaps(0x8765_4321));
+    assert!(a.len() >= 5 && b.len() >= 5, "{a:?} {b:?}");
+    // each wait between half the back-off and all of it (0.2 s doubling), plus the time to
+    // notice the hang-up
+    for g in [&a, &b] {
+        for (k, gap) in g.iter().take(5).enumerate() {
+            let backoff = 200 << k;
+            assert!(
+                (backoff / 2..backoff + 150).contains(gap),
+                "gap {k}: {gap} ms for a back-off of {backoff} ms: {g:?}"
+            );
+        }
+    }
+    // without jitter no wait would be shorter than the back-off (the time to notice the
+    // hang-up only adds to it), and the two nodes would keep within a few milliseconds of
+    // each other
+    let shorter = |g: &Vec<u64>| {
+        g.iter()
+            .take(5)
+            .enumerate()
+            .filter(|&(k, &gap)| gap + 20 < 200 << k)
+            .count()
+    };
+    assert!(shorter(&a) + shorter(&b) >= 2, "{a:?} {b:?}");
+    assert!(
+        a.iter().zip(&b).take(5).any(|(x, y)| x.abs_diff(*y) > 20),
+        "{a:?} {b:?}"
+    );
+}
+
+/// The boot id is the sixth field of every extended line: the same for one boot, another
+/// after a reboot, where the sequence numbers start again at 0.
+#[test]
+fn the_boot_id_tells_a_reboot_from_a_duplicate() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let port = gw.addr().port();
+    for boot_id in [1_111_111_111, 4_000_000_007] {
+        let settings = Settings {
+            boot_id,
+            ..Settings::default()
+        };
+        let mut r = rig::<16>(Some(config(port, Format::Extended)), settings);
+        let n = gw.messages().len();
+        assert!(r.run_until(20_000, |_| wait_messages(&gw, n + 3)));
+        assert_eq!(r.node.boot_id(), boot_id);
+        let msgs = gw.messages();
+        for (i, m) in msgs[n..n + 3].iter().enumerate() {
+            assert_eq!(m.extra.len(), 4, "{m:?}");
+            assert_eq!(m.boot(), Some(boot_id));
+            assert_eq!(
+                m.raw,
+                format!("Weight:250.00,Scale.Test,{i},0,0,{boot_id}\r\n").into_bytes()
+            );
+        }
+    }
+    // the same sequence numbers, told apart by the boot id
+    let keys: BTreeSet<(u32, u32)> = gw
+        .messages()
+        .iter()
+        .map(|m| (m.boot().unwrap(), m.seq().unwrap()))
+        .collect();
+    assert!(keys.contains(&(1_111_111_111, 0)) && keys.contains(&(4_000_000_007, 0)));
+    // the classic form stays the article's
+    let mut r = rig::<16>(
+        Some(config(port, Format::Classic)),
+        Settings {
+            boot_id: 5,
+            ..Settings::default()
+        },
+    );
+    let n = gw.messages().len();
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, n + 1)));
+    assert_eq!(gw.messages()[n].raw, b"Weight:250.00,Scale.Test\r\n");
+}
+
+/// Without a boot id from the board, the node derives one from its clock and its first
+/// samples: never 0, fixed for the boot, different for a different load.
+#[test]
+fn a_derived_boot_id_is_fixed_for_the_boot() {
+    let derived = |centigrams: i64| {
+        let gw = ArticleGateway::start(0).unwrap();
+        let mut r = rig::<16>(
+            Some(config(gw.addr().port(), Format::Extended)),
+            Settings::default(),
+        );
+        r.hx.set_constant(grams_to_raw(centigrams));
+        assert_eq!(r.node.boot_id(), 0, "not before the first reading");
+        assert!(r.run_until(20_000, |_| wait_messages(&gw, 4)));
+        let boot = r.node.boot_id();
+        assert_ne!(boot, 0);
+        assert!(gw.messages().iter().all(|m| m.boot() == Some(boot)));
+        boot
+    };
+    assert_ne!(derived(25_000), derived(30_000));
+}
+
+/// Three lines in flight, the first answered `500`: all three go again after the back-off,
+/// and the answers still to come for the other two (`201201`, arriving during the back-off)
+/// answer the old lines, not the ones sent again.
+#[test]
+fn answers_to_lines_sent_again_are_not_taken_from_before_the_retry() {
+    let attempts = Mutex::new(std::collections::HashMap::<u32, u32>::new());
+    let held = Mutex::new(Vec::new());
+    let gw = RawGateway::start(false, true, move |line, _| {
+        let seq = field(line, 2);
+        let n = {
+            let mut a = attempts.lock().unwrap();
+            let n = a.entry(seq).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let mut held = held.lock().unwrap();
+        match (seq, n) {
+            // 5, 6 and 7 are answered together: 500 201 201
+            (5, 1) => {
+                held.extend_from_slice(b"500");
+                Vec::new()
+            }
+            (6, 1) => {
+                held.extend_from_slice(b"201");
+                Vec::new()
+            }
+            (7, 1) => {
+                held.extend_from_slice(b"201");
+                std::mem::take(&mut *held)
+            }
+            // the first retry of 5 fails too
+            (5, 2) => b"500".to_vec(),
+            _ => b"201".to_vec(),
+        }
+    });
+    let settings = Settings {
+        window: 4,
+        ..Settings::default()
+    };
+    let mut r = rig::<64>(Some(config(gw.addr.port(), Format::Extended)), settings);
+    assert!(r.run_until(40_000, |r| r.node.stats().acked >= 14));
+    let rejected: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Rejected(seq, status) => Some((*seq, *status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected, [(5, 500), (5, 500)]);
+    assert_eq!(gw.seqs().iter().filter(|&&s| s == 5).count(), 3);
+    let delivered: Vec<u32> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Delivered(rd) => Some(rd.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered[..14], (0..14).collect::<Vec<u32>>()[..]);
+    let s = r.node.stats();
+    assert_eq!(
+        (s.dropped, s.refused, s.bad_replies, s.connects),
+        (0, 0, 0, 1)
+    );
 }

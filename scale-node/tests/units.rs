@@ -6,7 +6,9 @@ use proptest::prelude::*;
 use scale_node::Setup;
 use scale_node::config::{CONFIG_MAX, LoadError};
 use scale_node::fmt::{LineBuf, parse_centi};
-use scale_node::telemetry::{AckParser, MAX_LINE, flags, format_line};
+use scale_node::telemetry::{
+    AckParser, BadReply, MAX_LINE, Prng, SENSOR_ID_MAX, StatusClass, flags, format_line,
+};
 use scale_node::{Format, Kind, NodeConfig, Reading, SetupReply};
 
 #[test]
@@ -52,21 +54,181 @@ fn lines_match_the_article() {
         at_ms: 0,
     };
     let mut l: LineBuf<MAX_LINE> = LineBuf::new();
-    format_line(&r, "Scale.Arduino", Format::Classic, 3, &mut l);
+    format_line(&r, "Scale.Arduino", Format::Classic, 3, 42, &mut l);
     assert_eq!(l.as_bytes(), b"Weight:123.45,Scale.Arduino\r\n");
-    format_line(&r, "Scale.Arduino", Format::Extended, 3, &mut l);
-    assert_eq!(l.as_bytes(), b"Weight:123.45,Scale.Arduino,7,9,3\r\n");
+    format_line(&r, "Scale.Arduino", Format::Extended, 3, 42, &mut l);
+    assert_eq!(l.as_bytes(), b"Weight:123.45,Scale.Arduino,7,9,3,42\r\n");
+}
+
+/// The longest line the configuration allows: the longest type, value and sensor id, and
+/// every number at its widest.
+#[test]
+fn the_longest_extended_line_fits() {
+    let r = Reading {
+        seq: u32::MAX,
+        kind: Kind::SensorFault,
+        centi: i32::MIN,
+        flags: u8::MAX,
+        at_ms: 0,
+    };
+    let mut cfg = NodeConfig::default();
+    let id = "S".repeat(SENSOR_ID_MAX);
+    assert_eq!(cfg.set(b"sensor", id.as_bytes()), Ok(()));
+    assert_eq!(
+        cfg.set(b"sensor", "S".repeat(SENSOR_ID_MAX + 1).as_bytes()),
+        Err(esp_at::rom!(b"sensor: 1-32 printable bytes without , or :"))
+    );
+    let mut l: LineBuf<MAX_LINE> = LineBuf::new();
+    format_line(
+        &r,
+        &cfg.sensor_id,
+        Format::Extended,
+        u32::MAX,
+        u32::MAX,
+        &mut l,
+    );
+    assert!(!l.overflowed());
+    let expected =
+        format!("SensorFault:-21474836.48,{id},4294967295,255,4294967295,4294967295\r\n");
+    assert_eq!(l.as_bytes(), expected.as_bytes());
+    assert_eq!(expected.len(), MAX_LINE);
 }
 
 #[test]
 fn acks_however_split() {
     let mut p = AckParser::default();
     let mut got = vec![];
-    p.feed(b"20", |s| got.push(s));
-    p.feed(b"1", |s| got.push(s));
-    p.feed(b"201\n500 Created 2", |s| got.push(s));
-    p.feed(b"02", |s| got.push(s));
+    p.feed(b"20", |s| got.push(s)).unwrap();
+    p.feed(b"1", |s| got.push(s)).unwrap();
+    p.feed(b"201\n500 \r\n 2", |s| got.push(s)).unwrap();
+    p.feed(b"02", |s| got.push(s)).unwrap();
     assert_eq!(got, vec![201, 201, 500, 202]);
+}
+
+/// Only statuses (three digits, the first 1-5), with whitespace around them, are a reply;
+/// anything else is a peer that is not a scale gateway.
+#[test]
+fn only_a_status_stream_is_an_acknowledgement() {
+    let parse = |bytes: &[u8]| {
+        let mut p = AckParser::default();
+        let mut got = vec![];
+        p.feed(bytes, |s| got.push(s)).map(|()| got)
+    };
+    assert_eq!(parse(b"201"), Ok(vec![201]));
+    assert_eq!(parse(b"201\r\n"), Ok(vec![201]));
+    assert_eq!(parse(b" 201 400\n413\r500"), Ok(vec![201, 400, 413, 500]));
+    assert_eq!(parse(b"100599"), Ok(vec![100, 599]));
+    assert_eq!(parse(b"\r\n"), Ok(vec![]));
+    // a web server: the first byte already says so, and nothing before it counts
+    assert_eq!(parse(b"HTTP/1.1 200 OK\r\n"), Err(BadReply(b'H')));
+    assert_eq!(parse(b"201 Created"), Err(BadReply(b'C')));
+    assert_eq!(parse(b"601"), Err(BadReply(b'6')));
+    assert_eq!(parse(b"099"), Err(BadReply(b'0')));
+    assert_eq!(parse(b"20 1"), Err(BadReply(b' ')));
+    assert_eq!(parse(b"20\n1"), Err(BadReply(b'\n')));
+    assert_eq!(parse(b"2010"), Err(BadReply(b'0')));
+    assert_eq!(parse(b"201\t"), Err(BadReply(b'\t')));
+    assert_eq!(parse(b"201\0"), Err(BadReply(0)));
+    assert_eq!(parse(b"-201"), Err(BadReply(b'-')));
+    // the parser starts over after a bad byte
+    let mut p = AckParser::default();
+    assert_eq!(p.push(b'2'), Ok(None));
+    assert_eq!(p.push(b'x'), Err(BadReply(b'x')));
+    assert_eq!(p.push(b'2'), Ok(None));
+    assert_eq!(p.push(b'0'), Ok(None));
+    assert_eq!(p.push(b'4'), Ok(Some(204)));
+}
+
+/// Two statuses back to back (the gateway answers each line with a bare `201`), cut into
+/// pieces at every combination of byte boundaries.
+#[test]
+fn back_to_back_statuses_split_at_every_byte() {
+    let stream = b"201201";
+    for cuts in 0u32..(1 << (stream.len() - 1)) {
+        let mut p = AckParser::default();
+        let mut got = vec![];
+        let mut start = 0;
+        for end in 1..=stream.len() {
+            if end == stream.len() || cuts & (1 << (end - 1)) != 0 {
+                p.feed(&stream[start..end], |s| got.push(s)).unwrap();
+                start = end;
+            }
+        }
+        assert_eq!(got, vec![201, 201], "cuts {cuts:05b}");
+    }
+}
+
+proptest! {
+    /// Any reply stream made of statuses and whitespace gives back exactly its statuses.
+    #[test]
+    fn status_streams_parse(statuses in proptest::collection::vec((100u16..600, 0usize..4), 0..8)) {
+        let mut bytes = vec![];
+        for (s, ws) in &statuses {
+            bytes.extend_from_slice(s.to_string().as_bytes());
+            bytes.extend_from_slice(&b" \r\n "[..*ws]);
+        }
+        let mut p = AckParser::default();
+        let mut got = vec![];
+        for b in &bytes {
+            if let Some(s) = p.push(*b).unwrap() {
+                got.push(s);
+            }
+        }
+        prop_assert_eq!(got, statuses.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn status_classes() {
+    for s in [200, 201, 202, 204, 299] {
+        assert_eq!(StatusClass::of(s), StatusClass::Delivered, "{s}");
+    }
+    for s in [400, 413] {
+        assert_eq!(StatusClass::of(s), StatusClass::Refused, "{s}");
+    }
+    for s in [100, 301, 401, 403, 404, 408, 429, 500, 502, 503, 599] {
+        assert_eq!(StatusClass::of(s), StatusClass::Retry, "{s}");
+    }
+}
+
+#[test]
+fn the_generator_is_seeded_and_uniform() {
+    let run = |seed: u32| {
+        let mut r = Prng::new(seed);
+        (0..8).map(|_| r.next_u32()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(1));
+    // close seeds, unrelated sequences (high bits too)
+    let (a, b) = (run(1), run(2));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x >> 24 != y >> 24),
+        "{a:x?} {b:x?}"
+    );
+    // mixing a value in changes what follows
+    let mut m = Prng::new(1);
+    m.mix(12_345);
+    assert_ne!(m.next_u32(), Prng::new(1).next_u32());
+    // `below`: in range, every part of it about as likely
+    let mut r = Prng::new(0xDEAD_BEEF);
+    let mut buckets = [0u32; 10];
+    for _ in 0..100_000 {
+        let v = r.below(1_001);
+        assert!(v <= 1_000);
+        buckets[(v / 101) as usize] += 1;
+    }
+    assert!(
+        buckets.iter().all(|&n| (9_000..11_000).contains(&n)),
+        "{buckets:?}"
+    );
+    assert_eq!(r.below(0), 0);
+    assert_eq!(r.below(1), 0);
+    for n in [2, 65_535, 65_536, 60_001, u32::MAX] {
+        for _ in 0..1_000 {
+            assert!(r.below(n) < n);
+        }
+    }
+    // the top of the range is reached
+    assert!((0..10_000).any(|_| r.below(60_001) > 59_990));
 }
 
 fn full_config() -> NodeConfig {

@@ -219,8 +219,11 @@ fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, S
     let _ = cfg.sensor_id.push_str("Scale.Arduino");
     let settings = Settings {
         window: o.window.max(1),
+        // short for a demo of a few seconds: the faults below are over in seconds
         backoff_base_ms: 250,
         backoff_max_ms: 2_000,
+        // a board takes it from its random number generator; a PC from std
+        boot_id: scale_node::loopback::random_boot_id(),
         // the simulated module's setup server on a free port of this machine
         setup_port: if o.setup { 0 } else { 333 },
         ..Settings::default()
@@ -471,9 +474,13 @@ fn run(o: &Options) -> Result<(), String> {
         "  lines sent               {} (retries {})",
         s.sent, s.retried
     );
+    println!("  boot id                  {}", node.boot_id());
     println!("  acknowledged (2xx)       {}", s.acked);
+    println!("  refused (400/413)        {}", s.refused);
+    println!("  replies not a status     {}", s.bad_replies);
     println!("  still queued             {}", node.queued());
     println!("  dropped (queue full)     {}", s.dropped);
+    // a refused reading reached the gateway, which said no: reported above, not lost
     println!(
         "  lost                     {}",
         s.dropped as usize + node.queued()

@@ -87,7 +87,11 @@ async fn main(_spawner: Spawner) {
         EmbassyClock,
         led,
         storage,
-        Settings::default(),
+        Settings {
+            // this boot's id: 32 bits of the ring oscillator's random bit
+            boot_id: embassy_rp::clocks::RoscRng.next_u32(),
+            ..Settings::default()
+        },
         config,
         force_setup,
     );

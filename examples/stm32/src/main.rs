@@ -253,6 +253,10 @@ fn main() -> ! {
         Millis,
         led,
         storage,
+        // no boot id from the board (`boot_id` 0): the node derives one from its clock and its
+        // first samples. The STM32F405's RNG runs on the PLL's 48 MHz clock, which this
+        // firmware does not start (it runs on the internal oscillator, as QEMU has no clock
+        // tree); a board that starts the PLL can take `boot_id` from the RNG.
         Settings::default(),
         config,
         force_setup,

@@ -14,7 +14,12 @@ use scale_node::{EspUplink, Node, Settings};
 
 use scale_node_uno::board::{self, Delay, Eeprom, Millis, PortB, PortD, Serial};
 
-/// Readings kept while the gateway is unreachable.
+/// Readings kept while the gateway is unreachable (14 B each). The node waits out a back-off
+/// before it reconnects to a gateway that was away (doubling to 60 s): the Mega 2560 has the
+/// RAM to keep the readings of that wait too.
+#[cfg(feature = "mega2560")]
+const QUEUE: usize = 32;
+#[cfg(not(feature = "mega2560"))]
 const QUEUE: usize = 8;
 /// Receive buffer of the AT driver.
 const RX: usize = 128;
@@ -43,13 +48,19 @@ fn main() -> ! {
     let mut report = board::StackReport::new(dp.USART1);
     #[cfg(all(feature = "stack-report", not(feature = "mega2560")))]
     let mut report = board::StackReport::new(dp.SPI);
+    let mut eeprom = Eeprom::new(dp.EEPROM);
+    // this boot's id: the EEPROM's boot counter
+    let boot_id = eeprom.count_boot();
     let mut node: Node<_, _, _, _, _, QUEUE> = Node::new(
         sensor,
         EspUplink::new(esp, false),
         Millis::new(),
         led,
-        Eeprom::new(dp.EEPROM),
-        Settings::default(),
+        eeprom,
+        Settings {
+            boot_id,
+            ..Settings::default()
+        },
         None,
         force_setup,
     );

@@ -23,7 +23,7 @@ use hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
 use scale_node::fmt::LineBuf;
 use scale_node::led::{BlinkCode, Blinker};
-use scale_node::telemetry::{Kind, MAX_LINE, Reading, format_line};
+use scale_node::telemetry::{Kind, MAX_LINE, Prng, Reading, format_line};
 use scale_node::{Clock, EspUplink, NodeConfig, Uplink, reached};
 
 use scale_node_uno::board::{self, Delay, Millis, PortB, PortD, Serial};
@@ -102,6 +102,9 @@ fn main() -> ! {
 
     let mut failures = 0u8;
     let mut seq = 0u32;
+    // this boot's id for the extended lines: the first reading's raw code (its noise) mixed
+    // with the clock
+    let mut boot = 0u32;
     let mut line: LineBuf<MAX_LINE> = LineBuf::new();
     let mut next = clock.now_ms();
     loop {
@@ -120,7 +123,11 @@ fn main() -> ! {
         if reached(now, next) {
             next = now;
         }
-        let reading = match weigh(&mut hx, cfg.samples) {
+        let raw = weigh(&mut hx, cfg.samples);
+        if boot == 0 {
+            boot = Prng::new(raw.unwrap_or(0) as u32 ^ now).next_u32().max(1);
+        }
+        let reading = match raw {
             Some(raw) => Reading {
                 seq,
                 kind: Kind::Weight,
@@ -137,7 +144,7 @@ fn main() -> ! {
             },
         };
         seq = seq.wrapping_add(1);
-        format_line(&reading, &cfg.sensor_id, cfg.format, 0, &mut line);
+        format_line(&reading, &cfg.sensor_id, cfg.format, 0, boot, &mut line);
         let was_up = link.is_connected();
         match deliver(&mut link, &cfg, line.as_bytes()) {
             Ok(()) => {
