@@ -237,7 +237,7 @@ struct Job {
 }
 
 enum SpoolMsg {
-    Append(Job, oneshot::Sender<bool>),
+    Append(Box<Job>, oneshot::Sender<bool>),
     Commit(Position),
     /// No more appends: let go of the queue so that the forwarder can drain it and end.
     Close,
@@ -278,7 +278,8 @@ fn spool_thread(
             let events: Vec<Event> = appends.iter().map(|(j, _)| j.event.clone()).collect();
             match spool.append(&events) {
                 Ok(pos) => {
-                    for ((mut j, a), p) in appends.into_iter().zip(pos) {
+                    for ((j, a), p) in appends.into_iter().zip(pos) {
+                        let mut j = *j;
                         j.pos = Some(p);
                         metrics.queued.fetch_add(1, Ordering::Relaxed);
                         let ok = q.try_send(j).is_ok();
@@ -676,7 +677,7 @@ async fn handle_line(raw: &[u8], device: &str, shared: &Shared) -> u16 {
         }
         Door::Spool(s) => {
             let (a, r) = oneshot::channel();
-            s.send(SpoolMsg::Append(job, a)).is_ok() && r.await.unwrap_or(false)
+            s.send(SpoolMsg::Append(Box::new(job), a)).is_ok() && r.await.unwrap_or(false)
         }
     };
     if !queued {
