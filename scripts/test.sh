@@ -16,6 +16,8 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests, all features"
+# the gateway's promise tests run the simulated node's binary against the gateway's
+cargo build -p scale-node-host
 cargo test --workspace --all-features
 step "tests, default features"
 cargo test --workspace
