@@ -547,9 +547,15 @@ async fn answer(stream: &mut TcpStream, status: u16, within: Duration) -> bool {
     )
 }
 
+/// Kernel send buffer of a device connection: statuses are 3 bytes, so this holds thousands of
+/// them, and a peer that never reads holds at most this much kernel memory (the default grows
+/// to megabytes) before the write deadline cuts it.
+const DEVICE_SEND_BUFFER: usize = 16 * 1024;
+
 async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     let opts = &shared.opts;
     let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(DEVICE_SEND_BUFFER);
     let device = peer.ip().to_string();
     let mut buf: Vec<u8> = Vec::with_capacity(opts.max_line);
     let mut chunk = [0u8; 1024];
