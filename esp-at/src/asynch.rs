@@ -32,6 +32,8 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
 }
 
 impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
+    crate::client::accessors!();
+
     /// Ask for a link to be closed before the next command (for a handle dropped where no
     /// command can be sent, such as in `Drop`).
     pub fn request_close(&mut self, link: Link) {
@@ -39,13 +41,19 @@ impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
     }
 }
 
-impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX>
-where
-    T: Read + Write,
-    D: DelayNs,
-{
-    /// A driver over a UART and an async delay. Sends nothing until the first call.
+impl<T, D> EspAt<T, D> {
+    /// A driver over a UART and a delay, with the default 512-byte receive buffer. Sends
+    /// nothing until the first call. The UART must implement `embedded_io_async::{Read, Write}` for the
+    /// driver's operations; constructing and the getters need nothing.
     pub fn new(io: T, delay: D, config: Config) -> Self {
+        EspAt::with_reset_pin(io, delay, NoPin, config)
+    }
+}
+
+impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX> {
+    /// [`new`](EspAt::new) with an `RX`-byte receive buffer, e.g.
+    /// `EspAt::<_, _, NoPin, 128>::with_buffer(uart, delay, config)` on an 8-bit MCU.
+    pub fn with_buffer(io: T, delay: D, config: Config) -> Self {
         EspAt::with_reset_pin(io, delay, NoPin, config)
     }
 }
@@ -76,6 +84,7 @@ where
     async fn send_command(&mut self, cmd: Enc<'_>) -> Result<(), Error<T::Error>> {
         let mut buf = [0u8; MAX_COMMAND_LEN];
         let n = encode_with(cmd, &self.core.caps, &mut SliceSink::new(&mut buf))?;
+        crate::log::trace_tx!(buf.get(..n).unwrap_or(&[]));
         self.io
             .write_all(buf.get(..n).unwrap_or(&[]))
             .await
@@ -84,6 +93,7 @@ where
     }
 
     async fn write_data(&mut self, data: &[u8]) -> Result<(), Error<T::Error>> {
+        crate::log::trace_data!(data.len());
         self.io.write_all(data).await.map_err(Error::Io)?;
         self.io.flush().await.map_err(Error::Io)
     }

@@ -45,13 +45,19 @@ impl<T: Write> Sink for UartSink<'_, T> {
     }
 }
 
-impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX>
-where
-    T: Read + Write + ReadReady,
-    D: DelayNs,
-{
-    /// A driver over a UART and a delay. Sends nothing until the first call.
+impl<T, D> EspAt<T, D> {
+    /// A driver over a UART and a delay, with the default 256-byte receive buffer. Sends
+    /// nothing until the first call. The UART must implement `embedded_io::{Read, Write, ReadReady}` for the
+    /// driver's operations; constructing and the getters need nothing.
     pub fn new(io: T, delay: D, config: Config) -> Self {
+        EspAt::with_reset_pin(io, delay, NoPin, config)
+    }
+}
+
+impl<T, D, const RX: usize> EspAt<T, D, NoPin, RX> {
+    /// [`new`](EspAt::new) with an `RX`-byte receive buffer, e.g.
+    /// `EspAt::<_, _, NoPin, 128>::with_buffer(uart, delay, config)` on an 8-bit MCU.
+    pub fn with_buffer(io: T, delay: D, config: Config) -> Self {
         EspAt::with_reset_pin(io, delay, NoPin, config)
     }
 }
@@ -78,6 +84,14 @@ where
     fn send_command(&mut self, cmd: Enc<'_>) -> Result<(), Error<T::Error>> {
         // validate completely before the first byte goes out
         encode_with(cmd, &self.core.caps, &mut Counter::default())?;
+        #[cfg(any(feature = "log", feature = "defmt"))]
+        {
+            let mut text = [0u8; crate::command::MAX_COMMAND_LEN];
+            let mut s = crate::command::SliceSink::new(&mut text);
+            if let Ok(n) = encode_with(cmd, &self.core.caps, &mut s) {
+                crate::log::trace_tx!(text.get(..n).unwrap_or(&[]));
+            }
+        }
         let mut sink = UartSink {
             io: &mut self.io,
             err: None,
@@ -91,6 +105,7 @@ where
     }
 
     fn write_data(&mut self, data: &[u8]) -> Result<(), Error<T::Error>> {
+        crate::log::trace_data!(data.len());
         self.io.write_all(data).map_err(Error::Io)?;
         self.io.flush().map_err(Error::Io)
     }
@@ -137,6 +152,8 @@ where
 }
 
 impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {
+    crate::client::accessors!();
+
     /// The driver's configuration.
     pub fn config(&self) -> &Config {
         &self.config

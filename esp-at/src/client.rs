@@ -139,10 +139,10 @@ pub(crate) fn parse_recvlen(line: &[u8]) -> Pending {
     out
 }
 
-/// Operations shared by both front ends. `$aw` is `.await` for the async one, nothing for the
-/// blocking one.
-macro_rules! operations {
-    ($($async_kw:ident)? ; $($aw:tt)*) => {
+/// Constructors and getters shared by both front ends: no bound on the UART, the delay or the
+/// pin, so that they are there whatever the types.
+macro_rules! accessors {
+    () => {
         /// A driver with the module's `RST` (or `EN`/`CH_PD`) line on `reset`, for
         /// `hard_reset`. Sends nothing until the first call.
         pub fn with_reset_pin(io: T, delay: D, reset: P, config: Config) -> Self {
@@ -186,9 +186,19 @@ macro_rules! operations {
             if !self.core.check(link) {
                 return 0;
             }
-            self.core.links.get(usize::from(link.id)).map_or(0, |s| s.pending)
+            self.core
+                .links
+                .get(usize::from(link.id))
+                .map_or(0, |s| s.pending)
         }
+    };
+}
+pub(crate) use accessors;
 
+/// Operations shared by both front ends. `$aw` is `.await` for the async one, nothing for the
+/// blocking one.
+macro_rules! operations {
+    ($($async_kw:ident)? ; $($aw:tt)*) => {
         /// Send one command and wait for its final answer, retrying on `busy`.
         $($async_kw)? fn run(&mut self, cmd: $crate::command::Enc<'_>, txn: &mut Txn<'_>, timeout_ms: u32) -> Result<(), Error<T::Error>> {
             let mut tries = 0u8;

@@ -286,6 +286,7 @@ impl<const RX: usize> Core<RX> {
             if n == 0 {
                 return Step::More;
             }
+            crate::log::trace_rx!(buf.get(..n).unwrap_or(&[]));
             let result = handle(
                 ev,
                 txn,

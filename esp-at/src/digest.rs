@@ -604,9 +604,11 @@ pub fn data_header(buf: &[u8], info: RemoteInfo) -> Option<(usize, u32)> {
 /// `>` is one `Prompt`; `busy p...` and `FAIL` are errors; `+IPD`, `ready`, `n,CLOSED` ... are
 /// URCs. Note that atat's own clients drop URCs they cannot route; the driver in this crate
 /// uses [`parse`] directly and handles every event.
+#[cfg(feature = "atat")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EspDigester;
 
+#[cfg(feature = "atat")]
 impl atat::Digester for EspDigester {
     fn digest<'a>(&mut self, buf: &'a [u8]) -> (atat::DigestResult<'a>, usize) {
         use atat::{DigestResult as D, InternalError as IE};
@@ -665,6 +667,7 @@ impl atat::Digester for EspDigester {
 }
 
 /// Length of the line content (without line ending) of an event that consumed `n` bytes.
+#[cfg(feature = "atat")]
 fn ev_len(rest: &[u8], n: usize) -> usize {
     let line = rest.get(..n).unwrap_or(&[]);
     line.iter()

@@ -10,8 +10,14 @@ extern crate std;
 #[macro_use]
 pub mod rom;
 
+// first after it: the trace macros are used by the modules below
+#[macro_use]
+mod log;
+
 #[cfg(feature = "async")]
 pub mod asynch;
+#[cfg(feature = "atat")]
+pub mod atat_cmd;
 pub mod blocking;
 mod client;
 pub mod command;
@@ -26,6 +32,8 @@ pub mod nal;
 pub mod nal_async;
 #[cfg(any(feature = "nal", feature = "nal-async"))]
 mod nal_common;
+#[cfg(feature = "nb-uart")]
+pub mod nb_uart;
 pub mod scan;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -36,7 +44,9 @@ pub use crate::command::tcpip::Transport;
 pub use crate::command::wifi::{Ipv4, WifiMode};
 pub use crate::core::{CAPTURE, Link, MAX_LINKS, Stats, WifiState};
 pub use crate::dialect::{Capabilities, Version};
-pub use crate::digest::{EspDigester, Event, Urc};
+#[cfg(feature = "atat")]
+pub use crate::digest::EspDigester;
+pub use crate::digest::{Event, Urc};
 pub use crate::error::{Error, JoinError};
 pub use crate::scan::AccessPoint;
 pub use blocking::EspAt;

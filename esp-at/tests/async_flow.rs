@@ -35,7 +35,7 @@ fn async_join_connect_send() {
         network: Some(("net".into(), "password1".into())),
         ..SimConfig::default()
     });
-    let mut esp: EspAt<_, _> = EspAt::new(sim, StdDelay, Config::default());
+    let mut esp = EspAt::new(sim, StdDelay, Config::default());
     block_on(async {
         assert_eq!(
             esp.join("net", "bad-password").await,
@@ -69,7 +69,7 @@ fn embedded_nal_async_connect_write_read_and_close_on_drop() {
         ..SimConfig::default()
     });
     let handle = sim.handle();
-    let esp: EspAt<_, _> = EspAt::new(sim, StdDelay, Config::default());
+    let esp = EspAt::new(sim, StdDelay, Config::default());
     let stack = SharedEspAt::new(esp);
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -126,7 +126,7 @@ fn embedded_nal_async_udp_round_trip_and_typed_refusals() {
         ..SimConfig::default()
     });
     let handle = sim.handle();
-    let stack = SharedEspAt::new(EspAt::<_, _>::new(sim, StdDelay, Config::default()));
+    let stack = SharedEspAt::new(EspAt::new(sim, StdDelay, Config::default()));
     let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     server
         .set_read_timeout(Some(std::time::Duration::from_secs(5)))

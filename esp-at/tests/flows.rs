@@ -283,7 +283,7 @@ fn silent_modem_times_out() {
     let sim = SimModem::new(SimConfig::default());
     let h = sim.handle();
     h.drop_bytes(u32::MAX);
-    let mut esp = EspAt::<_, _>::new(
+    let mut esp = EspAt::new(
         sim,
         StdDelay,
         Config {

@@ -531,7 +531,7 @@ fn large_reads_through_a_small_buffer_lose_nothing_and_payload_stays_payload() {
             ..SimConfig::default()
         });
         let mut esp: esp_at::EspAt<SimModem, StdDelay, esp_at::NoPin, 128> =
-            esp_at::EspAt::new(sim, StdDelay, Config::default());
+            esp_at::EspAt::with_buffer(sim, StdDelay, Config::default());
         esp.join("net", "password1").unwrap();
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();

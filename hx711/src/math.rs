@@ -96,7 +96,7 @@ pub fn div_trunc_i64(num: i64, den: i64) -> i64 {
 /// product for overflow, which on 8- and 16-bit targets (AVR) is a 64-bit multiplication.
 ///
 /// ```
-/// use hx711::math::saturating_mul_u32;
+/// use avia_hx711::math::saturating_mul_u32;
 /// assert_eq!(saturating_mul_u32(100_000, 4), 400_000);
 /// assert_eq!(saturating_mul_u32(u32::MAX / 3 + 1, 3), u32::MAX);
 /// assert_eq!(saturating_mul_u32(7, 0), 0);

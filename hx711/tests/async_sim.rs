@@ -6,10 +6,10 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use avia_hx711::sim::{Fault, Hx711Sim};
+use avia_hx711::{Config, Error, Hx711, Mode, Protection, Rate};
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use embedded_hal_mock::eh1::digital::{Mock as Pin, State, Transaction as P};
-use hx711::sim::{Fault, Hx711Sim};
-use hx711::{Config, Error, Hx711, Mode, Protection, Rate};
 
 struct Noop;
 impl Wake for Noop {
@@ -79,10 +79,10 @@ fn async_read_awaits_dout_low_then_clocks_25_pulses() {
     }
     let mut dout = Pin::new(&dout_tx);
     let mut sck = Pin::new(&sck_tx);
-    c.settle = hx711::SettlePolicy::Flag;
+    c.settle = avia_hx711::SettlePolicy::Flag;
     let mut hx = Hx711::new(dout.clone(), sck.clone(), NoopDelay::new(), c);
     let s = block_on(hx.read_async()).unwrap();
-    assert_eq!(s.raw, hx711::decode(0xAAAAAA));
+    assert_eq!(s.raw, avia_hx711::decode(0xAAAAAA));
     dout.done();
     sck.done();
 }

@@ -1,8 +1,8 @@
 //! Decoding, timing validation, calibration arithmetic and serialization.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hx711::filter::{Estimator, Stability, Window, median_in_place, trimmed_mean_in_place};
-use hx711::{Calibration, CalibrationError, Mode, Rate, Timing, TimingError, decode};
+use avia_hx711::filter::{Estimator, Stability, Window, median_in_place, trimmed_mean_in_place};
+use avia_hx711::{Calibration, CalibrationError, Mode, Rate, Timing, TimingError, decode};
 use proptest::prelude::*;
 
 #[test]
@@ -53,7 +53,7 @@ proptest! {
 
 #[test]
 fn crc_check_value() {
-    assert_eq!(hx711::calibration::crc16(b"123456789"), 0x29B1);
+    assert_eq!(avia_hx711::calibration::crc16(b"123456789"), 0x29B1);
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn modes_follow_table_3() {
         (Mode::A128.pulses(), Mode::B32.pulses(), Mode::A64.pulses()),
         (25, 26, 27)
     );
-    assert_eq!(Mode::A64.channel(), hx711::Channel::A);
+    assert_eq!(Mode::A64.channel(), avia_hx711::Channel::A);
     assert_eq!(Mode::from_pulses(26), Some(Mode::B32));
     assert_eq!(Mode::from_pulses(28), None);
     assert_eq!(Mode::A128.full_scale_uv(5000), 19_531);

@@ -1,10 +1,10 @@
 //! Exact pin and delay sequences, checked with embedded-hal-mock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use avia_hx711::{Config, Error, Hx711, Mode, Protection, Rate};
 use embedded_hal_mock::eh1::MockError;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, NoopDelay, Transaction as D};
 use embedded_hal_mock::eh1::digital::{Mock as Pin, State, Transaction as P};
-use hx711::{Config, Error, Hx711, Mode, Protection, Rate};
 use std::io::ErrorKind;
 
 fn config() -> Config {
@@ -52,7 +52,7 @@ macro_rules! pulse_count_test {
                 let mut hx = Hx711::new(dout.clone(), sck_pin.clone(), d.clone(), config());
                 hx.set_mode($mode);
                 let s = hx.try_read().unwrap();
-                assert_eq!(s.raw, hx711::decode(code));
+                assert_eq!(s.raw, avia_hx711::decode(code));
                 assert_eq!(
                     s.mode, None,
                     "first sample after construction has an unknown mode"

@@ -2,8 +2,8 @@
 //! power management, and the peer drivers' bugs as regression tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hx711::sim::{Fault, Hx711Sim, SimClock, SimDelay, SimDout, SimSck};
-use hx711::{
+use avia_hx711::sim::{Fault, Hx711Sim, SimClock, SimDelay, SimDout, SimSck};
+use avia_hx711::{
     Calibration, Config, Error, Hx711, MAX_RAW, MIN_RAW, Mode, Rate, Revision, Saturation,
     SettlePolicy,
 };
@@ -314,7 +314,7 @@ fn noise_is_lower_after_median_filtering() {
     let spread = |v: &[i32]| v.iter().map(|x| (x - 10_000).abs()).max().unwrap();
     let medians: Vec<i32> = raw
         .chunks(5)
-        .map(|c| hx711::filter::median_in_place(&mut c.to_vec()).unwrap())
+        .map(|c| avia_hx711::filter::median_in_place(&mut c.to_vec()).unwrap())
         .collect();
     assert!(spread(&raw) > 300, "noise is present");
     assert!(spread(&medians) < spread(&raw));

@@ -1,11 +1,11 @@
 //! The node's configuration: what the user provisions (never compiled in), its persistent
 //! form, and the setup-mode line protocol that edits it.
 
+use avia_hx711::Calibration;
+use avia_hx711::calibration::crc16_update;
 use embedded_storage::{ReadStorage, Storage};
 use esp_at::rom::Rom;
 use heapless::String;
-use hx711::Calibration;
-use hx711::calibration::crc16_update;
 
 use crate::fmt::LineBuf;
 use crate::telemetry::MAX_LINE;

@@ -73,7 +73,7 @@ impl<const N: usize> LineBuf<N> {
         if v < 0 {
             self.push(b"-");
         }
-        let (int, frac) = hx711::math::div_rem_u32(v.unsigned_abs(), 100);
+        let (int, frac) = avia_hx711::math::div_rem_u32(v.unsigned_abs(), 100);
         // frac < 100: two digits with 8-bit arithmetic
         let frac = frac as u8;
         self.push_u32(int)

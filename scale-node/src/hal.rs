@@ -34,16 +34,16 @@ pub trait Sensor {
     fn sample_period_ms(&self) -> u32;
 }
 
-impl<DOUT, SCK, D, C> Sensor for hx711::Hx711<DOUT, SCK, D, C>
+impl<DOUT, SCK, D, C> Sensor for avia_hx711::Hx711<DOUT, SCK, D, C>
 where
     DOUT: InputPin,
     SCK: OutputPin,
     D: DelayNs,
-    C: hx711::Clock,
+    C: avia_hx711::Clock,
     DOUT::Error: core::fmt::Debug,
     SCK::Error: core::fmt::Debug,
 {
-    type Error = hx711::Error<DOUT::Error, SCK::Error>;
+    type Error = avia_hx711::Error<DOUT::Error, SCK::Error>;
 
     fn sample(&mut self) -> nb::Result<Option<(i32, bool)>, Self::Error> {
         let s = self.try_read()?;
@@ -56,24 +56,24 @@ where
     }
 
     fn power_down(&mut self) -> Result<(), Self::Error> {
-        hx711::Hx711::power_down(self)
+        avia_hx711::Hx711::power_down(self)
     }
 
     fn power_up(&mut self) -> Result<(), Self::Error> {
-        hx711::Hx711::power_up(self)
+        avia_hx711::Hx711::power_up(self)
     }
 
     fn wake_time_ms(&self) -> u32 {
         // five conversions: one to select the mode again, four to settle
-        hx711::math::div_rem_u32(
-            hx711::math::saturating_mul_u32(self.config().rate.period_us(), 5),
+        avia_hx711::math::div_rem_u32(
+            avia_hx711::math::saturating_mul_u32(self.config().rate.period_us(), 5),
             1000,
         )
         .0
     }
 
     fn sample_period_ms(&self) -> u32 {
-        hx711::math::div_rem_u32(self.config().rate.period_us().saturating_add(999), 1000).0
+        avia_hx711::math::div_rem_u32(self.config().rate.period_us().saturating_add(999), 1000).0
     }
 }
 
@@ -87,12 +87,12 @@ pub trait SensorWait {
 }
 
 #[cfg(feature = "async")]
-impl<DOUT, SCK, D, C> SensorWait for hx711::Hx711<DOUT, SCK, D, C>
+impl<DOUT, SCK, D, C> SensorWait for avia_hx711::Hx711<DOUT, SCK, D, C>
 where
     DOUT: InputPin + embedded_hal_async::digital::Wait,
     SCK: OutputPin,
     D: DelayNs + embedded_hal_async::delay::DelayNs,
-    C: hx711::Clock,
+    C: avia_hx711::Clock,
 {
     async fn wait_ready(&mut self, timeout_ms: u32) {
         // DOUT falling edge through the HAL's `Wait`, raced against the deadline in the driver

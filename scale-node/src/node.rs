@@ -1,9 +1,9 @@
 //! The node: a pollable state machine (and an async loop around it).
 
+use avia_hx711::filter::{Estimator, Window};
 use embedded_hal::digital::OutputPin;
 use embedded_storage::Storage;
 use heapless::Vec;
-use hx711::filter::{Estimator, Window};
 
 use crate::config::{NodeConfig, SetupReply};
 use crate::fmt::LineBuf;
@@ -599,7 +599,7 @@ where
             }
             Measure::Calibrate(Some(cg)) => {
                 let offset = draft.calibration.offset;
-                let Ok(cal) = hx711::Calibration::from_known_mass(offset, raw, cg) else {
+                let Ok(cal) = avia_hx711::Calibration::from_known_mass(offset, raw, cg) else {
                     return SetupReply::Err(rom!(
                         b"calibrate: no change since the tare (is the mass on the scale?)"
                     ));
@@ -607,7 +607,7 @@ where
                 draft.calibration = cal;
                 draft.calibrated = true;
                 // hundredths of a count per gram, as `cal_counts_per_gram` takes it
-                let cpg = hx711::math::div_trunc_i64(
+                let cpg = avia_hx711::math::div_trunc_i64(
                     (i64::from(raw) - i64::from(offset)) * 10_000,
                     i64::from(cg),
                 );
@@ -839,7 +839,7 @@ where
     fn stock_readings(&mut self, cfg: &Plan, cg: i32, fl: u8, now: u32) {
         if cfg.full_cg > cfg.container_cg {
             let span = i64::from(cfg.full_cg) - i64::from(cfg.container_cg);
-            let pct = hx711::math::div_trunc_i64(
+            let pct = avia_hx711::math::div_trunc_i64(
                 (i64::from(cg) - i64::from(cfg.container_cg)) * 10_000,
                 span,
             )
@@ -849,7 +849,8 @@ where
             self.enqueue(Kind::Amount, pct, afl, now);
             if cfg.full_ml > 0 {
                 // hundredths of a millilitre: pct is in hundredths of a percent
-                let ml = hx711::math::div_trunc_i64(i64::from(pct) * i64::from(cfg.full_ml), 100);
+                let ml =
+                    avia_hx711::math::div_trunc_i64(i64::from(pct) * i64::from(cfg.full_ml), 100);
                 self.enqueue(
                     Kind::Volume,
                     ml.clamp(0, i64::from(i32::MAX)) as i32,
@@ -1174,7 +1175,7 @@ where
 struct Plan {
     interval_ms: u32,
     samples: u8,
-    calibration: hx711::Calibration,
+    calibration: avia_hx711::Calibration,
     #[cfg(feature = "stock")]
     container_cg: i32,
     #[cfg(feature = "stock")]

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use avia_hx711::sim::Fault as HxFault;
 use common::*;
 use esp_at::{Error as EspError, JoinError};
-use hx711::sim::Fault as HxFault;
 use scale_node::loopback::ArticleGateway;
 use scale_node::{BlinkCode, Format, NodeConfig, NodeEvent, Settings, State};
 

@@ -458,7 +458,7 @@ fn record(entries: &[(u8, &[u8])]) -> Vec<u8> {
         r.extend_from_slice(v);
     }
     r.push(0xFF);
-    let crc = hx711::calibration::crc16(&r);
+    let crc = avia_hx711::calibration::crc16(&r);
     r.extend_from_slice(&crc.to_le_bytes());
     r
 }
@@ -481,7 +481,7 @@ fn the_record_written_in_place_is_the_record() {
         low_centipct: 10_000,
         format: Format::Classic,
         calibrated: true,
-        calibration: hx711::Calibration {
+        calibration: avia_hx711::Calibration {
             offset: -8_388_608,
             mul: i32::MIN,
             shift: 62,

@@ -102,8 +102,8 @@ async fn windowed_average_and_minimum() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulated_node_reaches_the_sink() {
+    use avia_hx711::sim::Hx711Sim;
     use esp_at::sim::{SimConfig, SimModem, StdDelay};
-    use hx711::sim::Hx711Sim;
     use scale_node::{Clock, EspUplink, NoLed, Node, NodeConfig, RamStorage, Settings};
 
     let out = Shared::default();
@@ -124,10 +124,15 @@ async fn the_simulated_node_reaches_the_sink() {
                 (self.0.now_ns() / 1_000_000) as u32
             }
         }
-        let hx = Hx711Sim::new(hx711::Rate::Sps80);
+        let hx = Hx711Sim::new(avia_hx711::Rate::Sps80);
         hx.set_constant(8_000 + 160 * 321);
         let (d, s, delay) = hx.pins();
-        let sensor = hx711::Hx711::new(d, s, delay, hx711::Config::new(hx711::Rate::Sps80));
+        let sensor = avia_hx711::Hx711::new(
+            d,
+            s,
+            delay,
+            avia_hx711::Config::new(avia_hx711::Rate::Sps80),
+        );
         let modem = SimModem::new(SimConfig {
             network: Some(("net".into(), "password-1".into())),
             ..SimConfig::default()
@@ -138,7 +143,7 @@ async fn the_simulated_node_reaches_the_sink() {
             port,
             interval_ms: 100,
             samples: 2,
-            calibration: hx711::Calibration::from_known_mass(8_000, 8_000 + 16_000, 10_000)
+            calibration: avia_hx711::Calibration::from_known_mass(8_000, 8_000 + 16_000, 10_000)
                 .unwrap(),
             calibrated: true,
             ..NodeConfig::default()

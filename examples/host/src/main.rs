@@ -29,10 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use avia_hx711::sim::Hx711Sim;
+use avia_hx711::{Calibration, Config as HxConfig, Hx711, Mode, Rate};
 use esp_at::sim::{SimConfig, SimHandle, SimModem, StdDelay};
 use esp_at::{EspAt, Transport};
-use hx711::sim::Hx711Sim;
-use hx711::{Calibration, Config as HxConfig, Hx711, Mode, Rate};
 use scale_node::loopback::ArticleGateway;
 use scale_node::{
     Clock, EspUplink, Format, Kind, NoLed, Node, NodeConfig, NodeEvent, RamStorage, Settings,
@@ -138,7 +138,7 @@ fn milk_left(t: f64, every: f64) -> i64 {
 }
 
 type HostNode = Node<
-    Hx711<hx711::sim::SimDout, hx711::sim::SimSck, hx711::sim::SimDelay>,
+    Hx711<avia_hx711::sim::SimDout, avia_hx711::sim::SimSck, avia_hx711::sim::SimDelay>,
     EspUplink<SimModem, StdDelay>,
     RealClock,
     NoLed,
@@ -178,7 +178,7 @@ fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, S
         ..SimConfig::default()
     });
     let handle = modem.handle();
-    let esp: EspAt<_, _> = EspAt::new(
+    let esp = EspAt::new(
         modem,
         StdDelay,
         esp_at::Config {
@@ -571,7 +571,7 @@ fn article_loop(gateway: SocketAddr, readings: u32) -> Result<f64, String> {
         baud: Some(115_200),
         ..SimConfig::default()
     });
-    let mut esp: EspAt<_, _> = EspAt::new(modem, StdDelay, esp_at::Config::default());
+    let mut esp = EspAt::new(modem, StdDelay, esp_at::Config::default());
     esp.join(SSID, PASSWORD).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let hx_start = hx.now_ns();

@@ -15,7 +15,7 @@ use embassy_rp::gpio::{Input, Level, Output, Pull};
 use embassy_rp::peripherals::UART0;
 use embassy_rp::uart::{self, BufferedInterruptHandler, BufferedUart};
 use embassy_time::{Delay, Instant};
-use hx711::{Config as HxConfig, Hx711, Rate};
+use avia_hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
 use scale_node::{EspUplink, FlashSlot, Node, NodeConfig, Settings};
 use static_cell::StaticCell;
@@ -71,7 +71,7 @@ async fn main(_spawner: Spawner) {
     };
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp =
-        esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(uart, Delay, esp_at::Config::default());
+        esp_at::EspAt::<_, _, esp_at::NoPin, 512>::with_buffer(uart, Delay, esp_at::Config::default());
     // the configuration: the last 4 KiB sector of the 2 MiB flash (kept out of FLASH in memory.x)
     let flash = Flash::<_, Blocking, FLASH_SIZE>::new_blocking(p.FLASH);
     let Ok(storage) = FlashSlot::<_, { scale_node::config::CONFIG_MAX }>::new(flash, CONFIG_SECTOR)

@@ -16,7 +16,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use embedded_hal::digital::InputPin;
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
-use hx711::{Config as HxConfig, Hx711, Rate};
+use avia_hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
 use scale_node::{EspUplink, FlashSlot, Node, NodeConfig, Settings};
 use stm32f4xx_hal::flash::{FlashExt, LockedFlash};
@@ -231,7 +231,7 @@ fn main() -> ! {
             .map(|()| c)
     };
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
-    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::new(
+    let esp = esp_at::EspAt::<_, _, esp_at::NoPin, 512>::with_buffer(
         Serial { tx },
         Delay,
         esp_at::Config::default(),

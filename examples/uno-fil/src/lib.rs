@@ -19,7 +19,7 @@ use avr_tester::AvrTester;
 use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_io::{Read, ReadReady, Write};
 use esp_at::sim::SimModem;
-use hx711::sim::{Hx711Sim, SimDout, SimSck};
+use avia_hx711::sim::{Hx711Sim, SimDout, SimSck};
 
 /// The CPU clock of the Uno and the Mega 2560.
 pub const CPU_HZ: u64 = 16_000_000;

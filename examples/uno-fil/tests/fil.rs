@@ -26,8 +26,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use esp_at::sim::{SimConfig, SimHandle, SimModem};
-use hx711::Rate;
-use hx711::sim::{Fault, Hx711Sim};
+use avia_hx711::Rate;
+use avia_hx711::sim::{Fault, Hx711Sim};
 use scale_node::loopback::ArticleGateway;
 use scale_node_uno_fil::{CPU_HZ, Mcu, Rig, T3_MAX_CYCLES};
 

@@ -1,10 +1,10 @@
 //! Builds a node from the real drivers on the two simulators.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use avia_hx711::sim::{Hx711Sim, SimDelay, SimDout, SimSck};
+use avia_hx711::{Calibration, Config as HxConfig, Hx711, Rate};
 use esp_at::sim::{SimConfig, SimHandle, SimModem, StdDelay};
 use esp_at::{EspAt, Version};
-use hx711::sim::{Hx711Sim, SimDelay, SimDout, SimSck};
-use hx711::{Calibration, Config as HxConfig, Hx711, Rate};
 use scale_node::loopback::ArticleGateway;
 use scale_node::{
     Clock, EspUplink, Format, NoLed, Node, NodeConfig, NodeEvent, RamStorage, Settings,

@@ -26,7 +26,7 @@ fn main() -> ! {
     // SAFETY: the handlers only touch their own statics
     unsafe { avr_device::interrupt::enable() };
     let mut esp =
-        esp_at::EspAt::<_, _, esp_at::NoPin, 128>::new(serial, Delay, esp_at::Config::default());
+        esp_at::EspAt::<_, _, esp_at::NoPin, 128>::with_buffer(serial, Delay, esp_at::Config::default());
     let ssid = option_env!("SCALE_SSID").unwrap_or("ssid");
     let pass = option_env!("SCALE_PASSWORD").unwrap_or("");
     let host = option_env!("SCALE_HOST").unwrap_or("127.0.0.1");

@@ -8,7 +8,7 @@
 #![no_main]
 
 use embedded_hal::digital::InputPin;
-use hx711::{Config as HxConfig, Hx711, Rate};
+use avia_hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
 use scale_node::{EspUplink, Node, Settings};
 
@@ -41,7 +41,7 @@ fn main() -> ! {
 
     let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let esp =
-        esp_at::EspAt::<_, _, esp_at::NoPin, RX>::new(serial, Delay, esp_at::Config::default());
+        esp_at::EspAt::<_, _, esp_at::NoPin, RX>::with_buffer(serial, Delay, esp_at::Config::default());
     let force_setup = setup_button.is_low().unwrap_or(false);
     // (after the button is read: on the Mega, TX1 is the button's pin)
     #[cfg(all(feature = "stack-report", feature = "mega2560"))]

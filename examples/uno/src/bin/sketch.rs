@@ -18,8 +18,8 @@
 
 use embedded_hal::delay::DelayNs;
 use esp_at::NoPin;
-use hx711::filter::{Estimator, Window};
-use hx711::{Config as HxConfig, Hx711, Rate};
+use avia_hx711::filter::{Estimator, Window};
+use avia_hx711::{Config as HxConfig, Hx711, Rate};
 use panic_halt as _;
 use scale_node::fmt::LineBuf;
 use scale_node::led::{BlinkCode, Blinker};
@@ -91,7 +91,7 @@ fn main() -> ! {
     };
     let mut hx: Scale = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
     let mut link: Link = EspUplink::new(
-        esp_at::EspAt::new(serial, Delay, esp_at::Config::default()),
+        esp_at::EspAt::with_buffer(serial, Delay, esp_at::Config::default()),
         false,
     );
     if !cfg.calibrated
