@@ -2,7 +2,7 @@
 //! handling, link table and Wi-Fi state. No I/O happens here.
 
 use crate::dialect::Capabilities;
-use crate::digest::{Event, RemoteInfo, Urc, data_header, parse_full, parse_with};
+use crate::digest::{Event, RemoteInfo, Urc, parse_at, parse_full};
 use crate::error::{Error, JoinError};
 
 /// Bytes kept of an information line captured by a command (`AT version:...`, `+CIFSR:...`,
@@ -133,7 +133,7 @@ pub(crate) enum Step<E> {
 pub(crate) struct Core<const RX: usize> {
     pub(crate) len: usize,
     /// Payload bytes still to take as payload (a data block larger than the buffer).
-    skip: u32,
+    skip: usize,
     pub(crate) caps: Capabilities,
     /// Whether received data carries the sender's address (`AT+CIPDINFO`).
     pub(crate) remote_info: RemoteInfo,
@@ -193,6 +193,7 @@ impl<const RX: usize> Core<RX> {
     }
 
     /// Shift `n` consumed bytes out of the buffer.
+    #[inline(never)] // out of `step`'s loop: on AVR the smaller code
     fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
         #[cfg(not(target_pointer_width = "16"))]
@@ -239,6 +240,7 @@ impl<const RX: usize> Core<RX> {
     }
 
     /// Everything the module knew is gone.
+    #[inline(never)] // out of `step`'s loop: on AVR the smaller code
     pub(crate) fn on_reboot(&mut self) {
         for s in self.links.iter_mut() {
             s.open = false;
@@ -254,32 +256,29 @@ impl<const RX: usize> Core<RX> {
     /// Parse and handle one event from the buffer.
     pub(crate) fn step<E>(&mut self, txn: &mut Txn<'_>) -> Step<E> {
         loop {
-            if self.skip > 0 {
-                // the rest of a payload too large for the buffer: payload, not lines
-                let n = (self.skip as usize).min(self.len);
-                if n == 0 {
-                    return Step::More;
-                }
-                self.stats.dropped_bytes = self.stats.dropped_bytes.wrapping_add(n as u32);
-                self.skip -= n as u32;
-                self.consume(n);
-                continue;
-            }
             let buf = self.rx.get(..self.len).unwrap_or(&[]);
-            let (ev, n) = parse_with(buf, self.remote_info);
-            if n == 0
-                && self.len == RX
-                && let Some((head, len)) = data_header(buf, self.remote_info)
-            {
-                self.skip = len;
-                if let Some(s) = txn.link.and_then(|l| self.links.get_mut(usize::from(l))) {
-                    s.pending = s.pending.saturating_sub(len);
-                }
-                self.consume(head);
-                continue;
-            }
+            let mut block = (0, 0);
+            let (ev, n) = if self.skip > 0 {
+                // the rest of a payload too large for the buffer: payload, not lines (counted
+                // as dropped data by `handle`)
+                let n = self.skip.min(self.len);
+                self.skip -= n;
+                let data = buf.get(..n).unwrap_or(&[]);
+                (Event::Data { link: None, data }, n)
+            } else {
+                parse_at(buf, self.remote_info, &mut block)
+            };
             let (ev, n) = if n == 0 && self.len == RX {
-                parse_full(buf)
+                if block.0 > 0 {
+                    // a data block that cannot fit: its header now, its payload as it comes
+                    self.skip = block.1 - block.0;
+                    if let Some(s) = txn.link.and_then(|l| self.links.get_mut(usize::from(l))) {
+                        s.pending = s.pending.saturating_sub(self.skip as u32);
+                    }
+                    (Event::None, block.0)
+                } else {
+                    parse_full(buf)
+                }
             } else {
                 (ev, n)
             };

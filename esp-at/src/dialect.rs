@@ -90,16 +90,23 @@ pub(crate) struct GmrSink {
 
 impl crate::core::LineSink for GmrSink {
     fn line(&mut self, line: &[u8]) {
-        if let Some(v) = Version::parse_gmr_line(line) {
-            self.version.get_or_insert(v);
-        } else if let Some(sdk) = rom!(b"SDK version:").strip_from(line) {
+        if let Some(sdk) = rom!(b"SDK version:").strip_from(line) {
             self.esp_idf = sdk.first() == Some(&b'v');
-        } else if self.version.is_none()
-            && (line.len() == 8 || line.len() == 10)
-            && line.iter().all(u8::is_ascii_digit)
-        {
-            let d = |i: usize| line.get(i).map_or(0, |b| b - b'0');
-            self.version = Some(Version::new(d(0) * 10 + d(1), d(2) * 10 + d(3), 0));
+        } else if self.version.is_none() {
+            // the first version line counts
+            self.version = match line {
+                [a, b, c, d, rest @ ..]
+                    if (rest.len() == 4 || rest.len() == 6)
+                        && line.iter().all(u8::is_ascii_digit) =>
+                {
+                    Some(Version::new(
+                        (a - b'0') * 10 + (b - b'0'),
+                        (c - b'0') * 10 + (d - b'0'),
+                        0,
+                    ))
+                }
+                _ => Version::parse_gmr_line(line),
+            };
         }
     }
 }

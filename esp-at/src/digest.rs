@@ -146,6 +146,18 @@ pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
 
 /// [`parse`], told whether `+CIPRECVDATA` carries the sender's address.
 pub fn parse_with(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
+    parse_at(buf, info, &mut (0, 0))
+}
+
+/// [`parse_with`], also telling in `block` where the payload starts and ends when it waits for
+/// the rest of a data block's payload (see [`data_header`]); `block` is left alone otherwise.
+/// One parser for both: a header is read by one piece of code, the one that reads it for its
+/// payload.
+pub(crate) fn parse_at<'a>(
+    buf: &'a [u8],
+    info: RemoteInfo,
+    block: &mut (usize, usize),
+) -> (Event<'a>, usize) {
     let ws = buf
         .iter()
         .take_while(|&&b| matches!(b, b'\r' | b'\n' | b' ' | 0))
@@ -159,10 +171,10 @@ pub fn parse_with(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
         _ => {}
     }
     if starts_with(buf, rom!(b"+IPD,")) {
-        return parse_ipd(buf);
+        return parse_ipd(buf, block);
     }
     if starts_with(buf, rom!(b"+CIPRECVDATA")) {
-        return parse_recvdata(buf, info);
+        return parse_recvdata(buf, info, block);
     }
     if is_prefix_of(buf, rom!(b"+IPD,")) || is_prefix_of(buf, rom!(b"+CIPRECVDATA")) {
         return (Event::None, 0);
@@ -224,24 +236,22 @@ fn is_scan_result(line: &[u8]) -> bool {
 
 /// The lines that are a whole event, each after its length byte, in the order [`fixed`]
 /// numbers them. One table and one loop instead of a comparison per word: on AVR, where every
-/// comparison is code, this is a kilobyte less.
+/// comparison is code, this is a kilobyte less. The words are grouped by the event they are,
+/// so that [`fixed`] matches ranges, the words that may follow a link id in one of them.
 ///
-/// After the link words come the words of old and vendor firmware: Ai-Thinker's `Linked`,
-/// `Unlink`, `[System Ready, Vendor:www.ai-thinker.com]`, `type error`, `Error`, `invalid`, and
-/// the `no change` with which AT 0.x answers a setting it already has.
+/// Among them are the words of old and vendor firmware: the `no change` with which AT 0.x
+/// answers a setting it already has, `type error`, `Error`, `invalid`, and Ai-Thinker's
+/// `[System Ready, Vendor:www.ai-thinker.com]`, `Linked` and `Unlink`.
 const WORDS: Rom = rom!(
-    b"\x02OK\x05ERROR\x04FAIL\x07SEND OK\x09SEND FAIL\x0dSEND Canceled\x05ready\
-\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x07CONNECT\x06CLOSED\x06UNLINK\x0cCONNECT FAIL\
-\x06Linked\x06Unlink\x29[System Ready, Vendor:www.ai-thinker.com]\x0atype error\x05Error\x07invalid\
-\x09no change\x11ALREADY CONNECTED"
+    b"\x02OK\x09no change\x05ERROR\x0atype error\x05Error\x07invalid\x04FAIL\x07SEND OK\
+\x09SEND FAIL\x0dSEND Canceled\x05ready\x29[System Ready, Vendor:www.ai-thinker.com]\
+\x0eWIFI CONNECTED\x0bWIFI GOT IP\x0fWIFI DISCONNECT\x06Linked\x07CONNECT\x0cCONNECT FAIL\
+\x06CLOSED\x06UNLINK\x06Unlink\x11ALREADY CONNECTED"
 );
 /// Index in [`WORDS`] of the first word that may follow a link id (`0,CONNECT`).
-const LINK_WORDS: u8 = 10;
+const LINK_WORDS: u8 = 16;
 /// Index in [`WORDS`] after the last word that may follow a link id.
-const LINK_WORDS_END: u8 = 14;
-/// Index in [`WORDS`] of `ready` and of Ai-Thinker's banner that means the same.
-const READY: u8 = 6;
-const READY_AI_THINKER: u8 = 16;
+const LINK_WORDS_END: u8 = 20;
 
 /// The index of `line` in [`WORDS`].
 fn word(line: &[u8]) -> Option<u8> {
@@ -251,21 +261,18 @@ fn word(line: &[u8]) -> Option<u8> {
 /// The event of [`WORDS`] entry `i`; `link` for the link URCs.
 fn fixed(i: u8, link: Option<u8>) -> Event<'static> {
     match i {
-        0 => Event::Ok,
-        1 => Event::Error,
-        2 => Event::Fail,
-        3 => Event::SendOk,
-        4 | 5 => Event::SendFail,
-        6 => Event::Urc(Urc::Ready),
-        7 => Event::Urc(Urc::WifiConnected),
-        8 => Event::Urc(Urc::WifiGotIp),
-        9 => Event::Urc(Urc::WifiDisconnect),
-        10 | 14 => Event::Urc(Urc::Connect(link)),
-        11 | 12 | 15 => Event::Urc(Urc::Closed(link)),
-        13 => Event::Urc(Urc::ConnectFail(link)),
-        READY_AI_THINKER => Event::Urc(Urc::Ready),
-        17..=19 => Event::Error,
-        20 => Event::Ok,
+        0..=1 => Event::Ok,
+        2..=5 => Event::Error,
+        6 => Event::Fail,
+        7 => Event::SendOk,
+        8..=9 => Event::SendFail,
+        10..=11 => Event::Urc(Urc::Ready),
+        12 => Event::Urc(Urc::WifiConnected),
+        13 => Event::Urc(Urc::WifiGotIp),
+        14 => Event::Urc(Urc::WifiDisconnect),
+        15..=16 => Event::Urc(Urc::Connect(link)),
+        17 => Event::Urc(Urc::ConnectFail(link)),
+        18..=20 => Event::Urc(Urc::Closed(link)),
         _ => Event::AlreadyConnected,
     }
 }
@@ -329,25 +336,28 @@ fn link_conn(line: &[u8]) -> Event<'_> {
 /// Where a line of non-text bytes ends in `ready` (or Ai-Thinker's banner): the ROM boot log
 /// at 74 880 baud arrives as garbage, and `ready` may follow it with no line break between.
 fn ready_after_noise(line: &[u8]) -> Option<usize> {
-    let banner = b"[System Ready, Vendor:www.ai-thinker.com]";
-    [&b"ready"[..], &banner[..]]
-        .iter()
-        .find(|w| line.ends_with(w))
-        .map(|w| line.len() - w.len())
-        .filter(|&p| p > 0)
+    urc_at_end(line, false)
 }
 
 /// Where a URC starts that is glued to the end of a command's echo (echo is on until `ATE0`,
 /// and a URC can arrive while the command is being echoed).
 fn urc_after_echo(line: &[u8]) -> Option<usize> {
-    (2..line.len()).find(|&i| {
-        let tail = line.get(i..).unwrap_or(&[]);
-        let urc = match word(tail) {
-            Some(w) => (READY..=READY_AI_THINKER).contains(&w),
-            None => false,
-        };
-        urc || (tail.first().is_some_and(u8::is_ascii_digit)
-            && matches!(link_urc(tail), Event::Urc(_)))
+    urc_at_end(line, true)
+}
+
+/// The first position (after the first byte of noise, after `AT` of an echo) where the rest of
+/// `line` is `ready` (or Ai-Thinker's banner), or, after an `echo`, any URC of [`WORDS`] or a
+/// link URC such as `0,CLOSED`. The rest is read by [`classify`]: one reader of lines.
+#[inline(never)] // one copy: keeps small targets (AVR) small
+fn urc_at_end(line: &[u8], echo: bool) -> Option<usize> {
+    (1 + usize::from(echo)..line.len()).find(|&i| {
+        match classify(line.get(i..).unwrap_or(&[]), false) {
+            Event::Urc(Urc::Ready) => true,
+            // lines of their own, never glued
+            Event::Urc(Urc::SoftAp(_) | Urc::LinkConn { .. }) => false,
+            Event::Urc(_) => echo,
+            _ => false,
+        }
     })
 }
 
@@ -367,13 +377,18 @@ fn err_code<'a>(line: &'a [u8], hex: &[u8]) -> Event<'a> {
 
 /// `<link>,CONNECT` / `<link>,CLOSED` / `<link>,CONNECT FAIL`, else a plain line.
 fn link_urc(line: &[u8]) -> Event<'_> {
-    if let Some(comma) = line.iter().take(3).position(|&b| b == b',')
-        && comma > 0
+    // a link id of one or two digits (so it fits a `u8`), a comma, a link word
+    let comma = match line {
+        [_, b',', ..] => 1,
+        [_, _, b',', ..] => 2,
+        _ => 0,
+    };
+    if comma > 0
         && let Some(link) = line.get(..comma).and_then(parse_u32)
         && let Some(i) = line.get(comma + 1..).and_then(word)
         && (LINK_WORDS..LINK_WORDS_END).contains(&i)
     {
-        return fixed(i, u8::try_from(link).ok());
+        return fixed(i, Some(link as u8));
     }
     Event::Line(line)
 }
@@ -401,7 +416,7 @@ fn bad_header(buf: &[u8]) -> (Event<'_>, usize) {
     }
 }
 
-fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
+fn parse_ipd<'a>(buf: &'a [u8], block: &mut (usize, usize)) -> (Event<'a>, usize) {
     let wait = (Event::None, 0);
     let (a, mut pos) = match digits_at(buf, 5) {
         Ok(v) => v,
@@ -445,7 +460,10 @@ fn parse_ipd(buf: &[u8]) -> (Event<'_>, usize) {
             let end = start + len as usize;
             match buf.get(start..end) {
                 Some(data) => (Event::Data { link, data }, end),
-                None => wait,
+                None => {
+                    *block = (start, end);
+                    wait
+                }
             }
         }
         Some(b'\r') => match buf.get(pos + 1) {
@@ -507,7 +525,11 @@ fn remote_prefix(buf: &[u8]) -> Result<usize, bool> {
     }
 }
 
-fn parse_recvdata(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
+fn parse_recvdata<'a>(
+    buf: &'a [u8],
+    info: RemoteInfo,
+    block: &mut (usize, usize),
+) -> (Event<'a>, usize) {
     let wait = (Event::None, 0);
     let pos = b"+CIPRECVDATA".len();
     let close = match buf.get(pos) {
@@ -541,7 +563,10 @@ fn parse_recvdata(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
             let end = start + len as usize;
             match buf.get(start..end) {
                 Some(data) => (Event::RecvData(data), end),
-                None => wait,
+                None => {
+                    *block = (start, end);
+                    wait
+                }
             }
         }
         Some(_) => bad_header(buf),
@@ -551,51 +576,11 @@ fn parse_recvdata(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
 /// A complete `+IPD` (active) or `+CIPRECVDATA` header at the front of `buf` whose payload is
 /// not all there: the header's length and the payload's. For a caller whose buffer cannot hold
 /// the whole, so that it can take the payload as payload instead of reading it as lines.
+/// `Some` exactly where [`parse_with`] waits for the rest of a data block's payload.
 pub fn data_header(buf: &[u8], info: RemoteInfo) -> Option<(usize, u32)> {
-    let probe = |b: &[u8]| -> Option<(usize, u32)> {
-        if starts_with(b, rom!(b"+IPD,")) {
-            let colon = b.iter().take(MAX_HEADER).position(|&c| c == b':')?;
-            let head = b.get(5..colon)?;
-            if head.iter().any(|&c| c == b'\r' || c == b'\n') {
-                // a passive-mode notification: no payload follows
-                return None;
-            }
-            // `[<link>,]<len>[,"ip",port]`
-            let mut f = head.split(|&c| c == b',');
-            let a = f.next().and_then(parse_u32)?;
-            let len = match f.next() {
-                Some(second) if second.first().is_some_and(u8::is_ascii_digit) => {
-                    parse_u32(second)?
-                }
-                _ => a,
-            };
-            return (len <= MAX_PAYLOAD).then_some((colon + 1, len));
-        }
-        if starts_with(b, rom!(b"+CIPRECVDATA")) {
-            let pos = b"+CIPRECVDATA".len();
-            let close = match b.get(pos)? {
-                b':' => b',',
-                b',' => b':',
-                _ => return None,
-            };
-            let (len, p) = digits_at(b, pos + 1).ok()?;
-            if b.get(p).copied() != Some(close) || len > MAX_PAYLOAD {
-                return None;
-            }
-            let mut start = p + 1;
-            if close == b',' && info != RemoteInfo::Off {
-                match remote_prefix(b.get(start..).unwrap_or(&[])) {
-                    Ok(n) => start += n,
-                    Err(true) => return None,
-                    Err(false) => {}
-                }
-            }
-            return Some((start, len));
-        }
-        None
-    };
-    let (head, len) = probe(buf)?;
-    (buf.len() < head + len as usize).then_some((head, len))
+    let mut block = (0, 0);
+    let (_, n) = parse_at(buf, info, &mut block);
+    (n == 0 && block.0 > 0).then_some((block.0, (block.1 - block.0) as u32))
 }
 
 /// [`parse`] packaged as an [`atat::Digester`], for use with atat's clients and ingress.

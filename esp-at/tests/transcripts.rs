@@ -555,3 +555,45 @@ fn large_reads_through_a_small_buffer_lose_nothing_and_payload_stays_payload() {
         assert!(esp.is_open(link));
     }
 }
+
+/// A data block larger than the receive buffer (an active-mode `+IPD`, a `+CIPRECVDATA` answer):
+/// its payload is taken as payload and counted as dropped, never read as modem lines, whatever
+/// it holds and however it is cut; what follows it is read again.
+#[test]
+fn a_block_larger_than_the_buffer_is_payload_not_lines() {
+    let mut payload = Vec::new();
+    while payload.len() < 300 {
+        payload.extend_from_slice(
+            b"ready\r\n0,CLOSED\r\n+IPD,0,9\r\nbusy p...\r\nWIFI DISCONNECT\r\n",
+        );
+    }
+    payload.truncate(300);
+    let mut stream = Vec::new();
+    for head in ["+IPD,0,300:", "+CIPRECVDATA:300,", "+CIPRECVDATA,300:"] {
+        stream.extend_from_slice(b"\r\n");
+        stream.extend_from_slice(head.as_bytes());
+        stream.extend_from_slice(&payload);
+    }
+    stream.extend_from_slice(b"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n");
+    // (reboots, noise, dropped, busy, got an address)
+    let seen = |s: esp_at::Stats, w: esp_at::WifiState| {
+        (s.reboots, s.noise_bytes, s.dropped_bytes, s.busy, w.got_ip)
+    };
+    let want = (0, 0, 3 * 300, 0, true);
+    for chunk in CUTS {
+        let mut esp: esp_at::EspAt<Script, StdDelay, esp_at::NoPin, 128> =
+            esp_at::EspAt::with_buffer(Script::new(&stream, vec![], chunk), StdDelay, cfg());
+        esp.listen(0).unwrap();
+        let got = seen(esp.stats(), esp.wifi_state());
+        assert_eq!(got, want, "blocking, {chunk}-byte reads");
+        let mut esp: esp_at::asynch::EspAt<Script, StdDelay, esp_at::NoPin, 128> =
+            esp_at::asynch::EspAt::with_buffer(
+                Script::new(&stream, vec![], chunk),
+                StdDelay,
+                cfg(),
+            );
+        block_on(esp.listen(0)).unwrap();
+        let got = seen(esp.stats(), esp.wifi_state());
+        assert_eq!(got, want, "async, {chunk}-byte reads");
+    }
+}
