@@ -967,12 +967,12 @@ fn nodes_with_different_boot_ids_back_off_differently() {
     let (a, b) = (gaps(0x1234_5678), gaps(0x8765_4321));
     assert!(a.len() >= 5 && b.len() >= 5, "{a:?} {b:?}");
     // each wait between half the back-off and all of it (0.2 s doubling), plus the time to
-    // notice the hang-up
+    // notice the hang-up (real sockets: up to a few hundred ms on a loaded machine)
     for g in [&a, &b] {
         for (k, gap) in g.iter().take(5).enumerate() {
             let backoff = 200 << k;
             assert!(
-                (backoff / 2..backoff + 150).contains(gap),
+                (backoff / 2..backoff + 400).contains(gap),
                 "gap {k}: {gap} ms for a back-off of {backoff} ms: {g:?}"
             );
         }
