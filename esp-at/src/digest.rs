@@ -278,7 +278,12 @@ fn fixed(i: u8, link: Option<u8>) -> Event<'static> {
 }
 
 fn classify(line: &[u8], bad: bool) -> Event<'_> {
-    if let Some(i) = word(line) {
+    // no word starts with `+` or a digit, or is longer than 41 bytes: information lines skip
+    // the table
+    if !matches!(line.first(), Some(b'+' | b'0'..=b'9'))
+        && line.len() <= 41
+        && let Some(i) = word(line)
+    {
         return fixed(i, None);
     }
     if bad && !is_scan_result(line) {
@@ -350,7 +355,16 @@ fn urc_after_echo(line: &[u8]) -> Option<usize> {
 /// link URC such as `0,CLOSED`. The rest is read by [`classify`]: one reader of lines.
 #[inline(never)] // one copy: keeps small targets (AVR) small
 fn urc_at_end(line: &[u8], echo: bool) -> Option<usize> {
-    (1 + usize::from(echo)..line.len()).find(|&i| {
+    // every URC word ends in one of these bytes, and is at most 43 bytes long with a link id:
+    // most lines are ruled out by their last byte, the rest are tried at their last 44 places
+    if !matches!(
+        line.last(),
+        Some(b'y' | b']' | b'D' | b'P' | b'T' | b'd' | b'L' | b'K' | b'k')
+    ) {
+        return None;
+    }
+    let from = (1 + usize::from(echo)).max(line.len().saturating_sub(44));
+    (from..line.len()).find(|&i| {
         match classify(line.get(i..).unwrap_or(&[]), false) {
             Event::Urc(Urc::Ready) => true,
             // lines of their own, never glued
