@@ -17,12 +17,17 @@ use std::time::{Duration, Instant};
 use scale_gateway::event::Event;
 use scale_gateway::spool::Spool;
 
+/// A port below Linux's ephemeral range (32 768 and up), so that no client socket of the
+/// tests can take it between this check and the gateway's bind.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 8;
+    loop {
+        let p = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4_000;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
 }
 
 fn temp(name: &str) -> PathBuf {
