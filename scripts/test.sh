@@ -35,7 +35,6 @@ CARGO_TARGET_DIR=target/avr RUSTFLAGS="-C target-cpu=atmega328p" \
     cargo +"$AVR_NIGHTLY" build "${LIBS[@]}" --target avr-none -Z build-std=core --release
 step "board firmware"
 bash scripts/boards.sh
-step "publish dry-run"
-cargo publish --dry-run --allow-dirty -p avia-hx711
-cargo publish --dry-run --allow-dirty -p esp-at
+step "publish dry-run: the three crates as one workspace publish (each verified against the others as packaged)"
+cargo publish --workspace --dry-run --allow-dirty
 step "all green"
