@@ -1,32 +1,14 @@
 //! The async front end on the simulated modem.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
-use std::io::Read;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+mod common;
 
+use std::io::Read;
+
+use common::block_on;
 use esp_at::asynch::EspAt;
 use esp_at::sim::{SimConfig, SimModem, StdDelay};
 use esp_at::{Config, Error, JoinError, Transport, Version};
-
-struct Noop;
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
-}
 
 #[test]
 fn async_join_connect_send() {

@@ -1,8 +1,10 @@
 //! Parsing of every response and URC, in both dialects; cut-invariance; no panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use atat::Digester;
-use esp_at::digest::{Event, parse, parse_full};
+use esp_at::digest::{Event, RemoteInfo, parse};
 use esp_at::escape::{escaped_len, unescape};
 use proptest::prelude::*;
 
@@ -51,38 +53,13 @@ fn own(e: Event<'_>) -> Option<Ev> {
     })
 }
 
-/// Feed `stream` in pieces of the given sizes through a buffer of `cap` bytes.
+/// Feed `stream` in pieces of the sizes given through a buffer of `cap` bytes.
 fn feed(stream: &[u8], cuts: &[usize], cap: usize) -> Vec<Ev> {
-    let mut buf: Vec<u8> = Vec::new();
     let mut out = Vec::new();
-    let mut pos = 0;
-    let mut cut = cuts.iter().cycle();
-    loop {
-        loop {
-            let (ev, n) = parse(&buf);
-            let (ev, n) = if n == 0 && buf.len() >= cap {
-                parse_full(&buf)
-            } else {
-                (ev, n)
-            };
-            if n == 0 {
-                break;
-            }
-            if let Some(e) = own(ev) {
-                out.push(e);
-            }
-            buf.drain(..n);
-        }
-        if pos >= stream.len() {
-            return out;
-        }
-        let step = (*cut.next().unwrap())
-            .max(1)
-            .min(stream.len() - pos)
-            .min(cap - buf.len());
-        buf.extend_from_slice(&stream[pos..pos + step]);
-        pos += step;
-    }
+    common::feed(stream, cuts, cap, RemoteInfo::Unknown, |e| {
+        out.extend(own(e))
+    });
+    out
 }
 
 fn all(stream: &[u8]) -> Vec<Ev> {

@@ -6,14 +6,13 @@
 //! `+CIPRECVDATA` and `+IPD` with the sender's address, `ERR CODE` after boot, late answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
-use esp_at::digest::{Event, RemoteInfo, Urc, parse, parse_full, parse_with};
+use common::block_on;
+use esp_at::digest::{Event, RemoteInfo, Urc, parse};
 use esp_at::sim::{SimConfig, SimModem, StdDelay};
 use esp_at::{Config, Error, Transport, Version};
 
@@ -113,22 +112,6 @@ impl embedded_io_async::Write for Script {
     }
     async fn flush(&mut self) -> Result<(), Infallible> {
         Ok(())
-    }
-}
-
-struct Noop;
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 
@@ -361,36 +344,14 @@ fn bare_cifsr_addresses() {
 
 /// Events of `stream` fed through a `cap`-byte buffer in `cut`-byte pieces.
 fn events(stream: &[u8], cut: usize, cap: usize, info: RemoteInfo) -> Vec<String> {
-    let mut buf: Vec<u8> = Vec::new();
     let mut out = Vec::new();
-    let mut pos = 0;
-    loop {
-        loop {
-            let (ev, n) = parse_with(&buf, info);
-            let (ev, n) = if n == 0 && buf.len() >= cap {
-                parse_full(&buf)
-            } else {
-                (ev, n)
-            };
-            if n == 0 {
-                break;
-            }
-            match ev {
-                Event::None => {}
-                Event::Noise(_) => out.push("Noise".to_string()),
-                e => out.push(format!("{e:?}")),
-            }
-            buf.drain(..n);
-        }
-        if pos >= stream.len() {
-            // noise runs merge differently at different cuts: count them once
-            out.dedup_by(|a, b| a == "Noise" && b == "Noise");
-            return out;
-        }
-        let step = cut.min(stream.len() - pos).min(cap - buf.len());
-        buf.extend_from_slice(&stream[pos..pos + step]);
-        pos += step;
-    }
+    common::feed(stream, &[cut], cap, info, |ev| match ev {
+        Event::Noise(_) => out.push("Noise".to_string()),
+        e => out.push(format!("{e:?}")),
+    });
+    // noise runs merge differently at different cuts: count them once
+    out.dedup_by(|a, b| a == "Noise" && b == "Noise");
+    out
 }
 
 fn same_at_every_cut(stream: &[u8], info: RemoteInfo) -> Vec<String> {

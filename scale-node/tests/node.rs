@@ -711,6 +711,24 @@ fn field(line: &str, i: usize) -> u32 {
 }
 
 /// The virtual time, ms.
+/// Run `steps` polls and return when each `Connected` event after the first `seen` came.
+fn connect_times<const Q: usize>(r: &mut Rig<Q>, steps: usize, mut seen: usize) -> Vec<u64> {
+    let mut at = vec![];
+    r.run_until(steps, |r| {
+        let n = r
+            .events
+            .iter()
+            .filter(|e| **e == NodeEvent::Connected)
+            .count();
+        if n > seen {
+            seen = n;
+            at.push(now_ms(r));
+        }
+        false
+    });
+    at
+}
+
 fn now_ms<const Q: usize>(r: &Rig<Q>) -> u64 {
     r.hx.now_ns() / 1_000_000
 }
@@ -902,19 +920,7 @@ fn a_gateway_that_hangs_up_is_reconnected_with_growing_delays() {
     assert!(r.run_until(20_000, |r| r.node.stats().connects >= 1));
     let t0 = now_ms(&r);
     let mut at = vec![t0];
-    let mut seen = 1;
-    r.run_until(15_000, |r| {
-        let n = r
-            .events
-            .iter()
-            .filter(|e| **e == NodeEvent::Connected)
-            .count();
-        if n > seen {
-            seen = n;
-            at.push(now_ms(r));
-        }
-        false
-    });
+    at.extend(connect_times(&mut r, 15_000, 1));
     assert!(now_ms(&r) - t0 >= 15_000);
     let s = r.node.stats();
     // 1 s doubling, each wait between half and all of it: 5 or 6 connects in 15 s
@@ -948,20 +954,7 @@ fn nodes_with_different_boot_ids_back_off_differently() {
             ..Settings::default()
         };
         let mut r = rig::<8>(Some(config(gw.addr.port(), Format::Extended)), settings);
-        let mut at = vec![];
-        let mut seen = 0;
-        r.run_until(13_000, |r| {
-            let n = r
-                .events
-                .iter()
-                .filter(|e| **e == NodeEvent::Connected)
-                .count();
-            if n > seen {
-                seen = n;
-                at.push(now_ms(r));
-            }
-            false
-        });
+        let at = connect_times(&mut r, 13_000, 0);
         at.windows(2).map(|w| w[1] - w[0]).collect::<Vec<u64>>()
     };
     let (a, b) = (gaps(0x1234_5678), gaps(0x8765_4321));

@@ -25,6 +25,19 @@ fn mosquitto_bin() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// mosquitto, or `None` (and a message) where it is not installed; in CI it must be.
+fn mosquitto_or_skip() -> Option<PathBuf> {
+    let bin = mosquitto_bin();
+    if bin.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mosquitto is required in CI"
+        );
+        eprintln!("mosquitto not installed: skipped (scripts/setup.sh installs it)");
+    }
+    bin
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -124,12 +137,7 @@ async fn collect(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readings_reach_mqtt_in_order_and_survive_a_broker_restart() {
-    let Some(bin) = mosquitto_bin() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mosquitto is required in CI"
-        );
-        eprintln!("mosquitto not installed: skipped (scripts/setup.sh installs it)");
+    let Some(bin) = mosquitto_or_skip() else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("scale-gw-mqtt-{}", std::process::id()));
@@ -200,12 +208,7 @@ async fn readings_reach_mqtt_in_order_and_survive_a_broker_restart() {
 /// dead-letter file, and every reading behind it is delivered, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reading_mqtt_cannot_carry_is_refused_or_dead_lettered_and_blocks_nobody() {
-    let Some(bin) = mosquitto_bin() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mosquitto is required in CI"
-        );
-        eprintln!("mosquitto not installed: skipped (scripts/setup.sh installs it)");
+    let Some(bin) = mosquitto_or_skip() else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("scale-gw-mqtt-bad-{}", std::process::id()));

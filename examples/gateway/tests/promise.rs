@@ -426,26 +426,15 @@ fn kill_9_during_start_up_replay_twenty_times() {
         .unwrap();
     data[at] = 0xFF;
     std::fs::write(&seg, &data).unwrap();
-    let args = [
-        "--sink",
-        "file",
-        "--output",
-        out.to_str().unwrap(),
-        "--spool",
-        spool.to_str().unwrap(),
-        "--reply",
-        "enqueue",
-    ];
+    let args = spooling(&out, &spool);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let port = free_port();
     let log = dir.join("stderr");
     // a small deterministic generator for the kill times
     let mut x: u32 = 0x9E37_79B9;
     for _ in 0..20 {
         let gw = Gw::start(port, &args, Stdio::null(), &log);
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        std::thread::sleep(Duration::from_millis(u64::from(x % 400)));
+        std::thread::sleep(Duration::from_millis(u64::from(xorshift(&mut x) % 400)));
         gw.kill9();
     }
     // the last start runs until everything is out
@@ -480,6 +469,24 @@ fn kill_9_during_start_up_replay_twenty_times() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The flags of a gateway that answers once a reading is spooled and writes to a file.
+fn spooling(out: &Path, spool: &Path) -> Vec<String> {
+    let (out, spool) = (out.display().to_string(), spool.display().to_string());
+    [
+        "--sink", "file", "--output", &out, "--spool", &spool, "--reply", "enqueue",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The next number of a small deterministic generator (xorshift32), for kill times.
+fn xorshift(x: &mut u32) -> u32 {
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    *x
+}
+
 /// Case 3, while streaming: four devices stream through a spooling gateway that is killed -9
 /// and restarted twenty times; each device keeps a reading until it hears `201`.
 #[test]
@@ -487,16 +494,8 @@ fn kill_9_while_streaming_twenty_times() {
     let dir = temp("stream");
     let spool = dir.join("spool");
     let out = dir.join("out.jsonl");
-    let args = [
-        "--sink",
-        "file",
-        "--output",
-        out.to_str().unwrap(),
-        "--spool",
-        spool.to_str().unwrap(),
-        "--reply",
-        "enqueue",
-    ];
+    let args = spooling(&out, &spool);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let port = free_port();
     let log = dir.join("stderr");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -522,10 +521,9 @@ fn kill_9_while_streaming_twenty_times() {
     let mut gw = Some(gw);
     let mut x: u32 = 0x1234_5678;
     for _ in 0..20 {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        std::thread::sleep(Duration::from_millis(100 + u64::from(x % 200)));
+        std::thread::sleep(Duration::from_millis(
+            100 + u64::from(xorshift(&mut x) % 200),
+        ));
         if let Some(g) = gw.take() {
             g.kill9();
         }
