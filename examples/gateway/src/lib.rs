@@ -236,6 +236,17 @@ struct Job {
     pos: Option<Position>,
 }
 
+/// Put `job` in the queue if there is room; the `queued` gauge counts it first, so that the
+/// forwarder, which may take it at once, never counts below zero.
+fn enqueue(tx: &mpsc::Sender<Job>, job: Job, metrics: &Metrics) -> bool {
+    metrics.queued.fetch_add(1, Ordering::Relaxed);
+    let ok = tx.try_send(job).is_ok();
+    if !ok {
+        metrics.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+    ok
+}
+
 enum SpoolMsg {
     Append(Box<Job>, oneshot::Sender<bool>),
     Commit(Position),
@@ -281,12 +292,7 @@ fn spool_thread(
                     for ((j, a), p) in appends.into_iter().zip(pos) {
                         let mut j = *j;
                         j.pos = Some(p);
-                        metrics.queued.fetch_add(1, Ordering::Relaxed);
-                        let ok = q.try_send(j).is_ok();
-                        if !ok {
-                            metrics.queued.fetch_sub(1, Ordering::Relaxed);
-                        }
-                        let _ = a.send(ok);
+                        let _ = a.send(enqueue(q, j, &metrics));
                     }
                 }
                 Err(e) => {
@@ -673,14 +679,7 @@ async fn handle_line(raw: &[u8], device: &str, shared: &Shared) -> u16 {
         pos: None,
     };
     let queued = match &shared.door {
-        Door::Queue(tx) => {
-            metrics.queued.fetch_add(1, Ordering::Relaxed);
-            let ok = tx.try_send(job).is_ok();
-            if !ok {
-                metrics.queued.fetch_sub(1, Ordering::Relaxed);
-            }
-            ok
-        }
+        Door::Queue(tx) => enqueue(tx, job, metrics),
         Door::Spool(s) => {
             let (a, r) = oneshot::channel();
             s.send(SpoolMsg::Append(Box::new(job), a)).is_ok() && r.await.unwrap_or(false)

@@ -74,19 +74,6 @@ impl fmt::Debug for Sink {
 }
 
 impl Sink {
-    /// Whether this sink can ever deliver a reading with these fields: checked when the line
-    /// arrives, so that a reading the sink would refuse for good is answered `400` instead of
-    /// being accepted.
-    pub fn check(&self, sensor_type: &str, sensor_id: &str) -> Result<(), &'static str> {
-        let _ = sensor_id;
-        match self {
-            Sink::Mqtt(_) => mqtt_level_ok(sensor_type)
-                .then_some(())
-                .ok_or("the sensor type is not a valid MQTT topic level"),
-            Sink::Lines(_) | Sink::EventHubs(_) => Ok(()),
-        }
-    }
-
     /// Deliver a batch, in order. `Ok` means every event was accepted downstream.
     pub async fn send(&mut self, batch: &[Event]) -> Result<u16, SinkError> {
         match self {
