@@ -1037,14 +1037,8 @@ where
     fn stream(&mut self, now: u32) {
         if !self.uplink.is_connected() {
             self.emit(NodeEvent::LinkLost);
-            self.lose_in_flight();
-            self.state = if self.uplink.is_joined() {
-                State::Connect
-            } else {
-                State::Join
-            };
             // a gateway that accepts and hangs up is not reconnected at once, again and again
-            self.schedule_retry(now);
+            self.reconnect_later(now);
             return;
         }
         // statuses from the gateway
@@ -1122,8 +1116,14 @@ where
 
     /// Close the gateway connection: what was in flight goes again, after a back-off.
     fn hang_up(&mut self, now: u32) {
-        self.lose_in_flight();
         self.uplink.disconnect();
+        self.reconnect_later(now);
+    }
+
+    /// The gateway connection is gone: what was in flight goes again, over a new connection
+    /// (after a new join if Wi-Fi went too), after a back-off.
+    fn reconnect_later(&mut self, now: u32) {
+        self.lose_in_flight();
         self.state = if self.uplink.is_joined() {
             State::Connect
         } else {
