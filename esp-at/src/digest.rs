@@ -279,11 +279,13 @@ fn fixed(i: u8, link: Option<u8>) -> Event<'static> {
 
 fn classify(line: &[u8], bad: bool) -> Event<'_> {
     // no word starts with `+` or a digit, or is longer than 41 bytes: information lines skip
-    // the table
-    if !matches!(line.first(), Some(b'+' | b'0'..=b'9'))
-        && line.len() <= 41
-        && let Some(i) = word(line)
-    {
+    // the table where speed matters (on 16-bit targets the check would cost 220 B of flash
+    // for a UART's worth of bytes)
+    #[cfg(not(target_pointer_width = "16"))]
+    let maybe_word = !matches!(line.first(), Some(b'+' | b'0'..=b'9')) && line.len() <= 41;
+    #[cfg(target_pointer_width = "16")]
+    let maybe_word = true;
+    if maybe_word && let Some(i) = word(line) {
         return fixed(i, None);
     }
     if bad && !is_scan_result(line) {
