@@ -39,6 +39,20 @@ where
         Err(Error::Timeout)
     }
 
+    /// [`read_settled`](Hx711::read_settled), awaited: always waits for a settled sample,
+    /// whatever the settle policy, each conversion awaited with the configured deadline.
+    pub async fn read_settled_async(&mut self) -> Res<Sample, DOUT, SCK> {
+        let timeout = self.config.ready_timeout();
+        for _ in 0..(SETTLING_CONVERSIONS + 2) {
+            self.wait_ready_async(timeout).await?;
+            let s = self.frame()?;
+            if s.settled {
+                return Ok(s);
+            }
+        }
+        Err(Error::Timeout)
+    }
+
     /// Await `DOUT` low, at most `timeout_us`.
     pub async fn wait_ready_async(&mut self, timeout_us: u32) -> Res<(), DOUT, SCK> {
         if self.powered_down {

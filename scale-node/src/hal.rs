@@ -77,13 +77,16 @@ where
     }
 }
 
-/// A sensor whose readiness can be awaited (feature `async`): the node's async loop sleeps on
-/// it instead of polling while a reading is being collected.
+/// A sensor whose samples can be awaited (feature `async`): the node's async loop sleeps on it
+/// instead of polling while a reading is being collected, and awaits the settled samples of a
+/// tare or a calibration instead of blocking.
 #[cfg(feature = "async")]
 #[allow(async_fn_in_trait)] // used from single-threaded executors; no Send bound wanted
-pub trait SensorWait {
+pub trait SensorWait: Sensor {
     /// Return when a sample is ready or `timeout_ms` passed, whichever comes first.
     async fn wait_ready(&mut self, timeout_ms: u32);
+    /// [`Sensor::sample_blocking`], awaited: one valid sample, within the sensor's deadlines.
+    async fn sample_settled(&mut self) -> Result<(i32, bool), Self::Error>;
 }
 
 #[cfg(feature = "async")]
@@ -93,12 +96,19 @@ where
     SCK: OutputPin,
     D: DelayNs + embedded_hal_async::delay::DelayNs,
     C: avia_hx711::Clock,
+    DOUT::Error: core::fmt::Debug,
+    SCK::Error: core::fmt::Debug,
 {
     async fn wait_ready(&mut self, timeout_ms: u32) {
         // DOUT falling edge through the HAL's `Wait`, raced against the deadline in the driver
         let _ = self
             .wait_ready_async(timeout_ms.saturating_mul(1_000))
             .await;
+    }
+
+    async fn sample_settled(&mut self) -> Result<(i32, bool), Self::Error> {
+        let s = self.read_settled_async().await?;
+        Ok((s.raw, s.is_saturated()))
     }
 }
 
@@ -118,22 +128,30 @@ pub enum Fault {
     Other,
 }
 
-/// A network link to the gateway, with a Wi-Fi join and a setup mode.
-pub trait Uplink {
+/// What every uplink tells without I/O: its error, how the node should handle one, and the
+/// link's state as last seen. [`Uplink`] (blocking) and [`AsyncUplink`] (feature `async`) add
+/// the operations.
+pub trait UplinkStatus {
     /// The uplink's error.
     type Error: core::fmt::Debug;
     /// Classify an error for the supervisor.
     fn fault(e: &Self::Error) -> Fault;
+    /// Whether the station has an address.
+    fn is_joined(&self) -> bool;
+    /// Whether the gateway connection is open.
+    fn is_connected(&self) -> bool;
+}
+
+/// A network link to the gateway, with a Wi-Fi join and a setup mode: the blocking operations
+/// [`Node::poll`](crate::Node::poll) uses. Each must be bounded in time (esp-at's are, by the
+/// deadlines in its `Config`).
+pub trait Uplink: UplinkStatus {
     /// Process unsolicited events (link closes, reboots).
     fn poll(&mut self) -> Result<(), Self::Error>;
     /// Join a Wi-Fi network.
     fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error>;
-    /// Whether the station has an address.
-    fn is_joined(&self) -> bool;
     /// Open the gateway connection.
     fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error>;
-    /// Whether the gateway connection is open.
-    fn is_connected(&self) -> bool;
     /// Send bytes on the gateway connection.
     fn send(&mut self, data: &[u8]) -> Result<(), Self::Error>;
     /// Read what the gateway sent (0: nothing now).
@@ -158,35 +176,228 @@ pub trait Uplink {
     }
 }
 
-/// [`Uplink`] over the blocking `esp-at` driver.
-pub struct EspUplink<T, D, P = esp_at::NoPin, const RX: usize = 256> {
-    esp: EspAt<T, D, P, RX>,
-    link: Option<Link>,
-    setup_link: Option<Link>,
-    hard_reset: bool,
+/// The same operations as [`Uplink`], awaited (feature `async`): what the node's async loop
+/// ([`Node::step`](crate::Node::step), [`Node::run`](crate::Node::run)) uses, so that a slow
+/// modem suspends the node's task instead of holding the executor.
+#[cfg(feature = "async")]
+#[allow(async_fn_in_trait)] // used from single-threaded executors; no Send bound wanted
+pub trait AsyncUplink: UplinkStatus {
+    /// Process unsolicited events (link closes, reboots) that have arrived; never waits for more.
+    async fn poll(&mut self) -> Result<(), Self::Error>;
+    /// Join a Wi-Fi network.
+    async fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error>;
+    /// Open the gateway connection.
+    async fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error>;
+    /// Send bytes on the gateway connection.
+    async fn send(&mut self, data: &[u8]) -> Result<(), Self::Error>;
+    /// Read what the gateway sent (0: nothing now).
+    async fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+    /// Close the gateway connection.
+    async fn disconnect(&mut self);
+    /// Reset the modem (hard if possible) and bring it back up.
+    async fn reset(&mut self) -> Result<(), Self::Error>;
+    /// Start the setup access point and its TCP server.
+    async fn start_setup(&mut self, ssid: &str, port: u16) -> Result<(), Self::Error>;
+    /// Read from the setup client (0: nothing; accepts a new client when there is none).
+    async fn setup_recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+    /// Answer the setup client.
+    async fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error>;
+    /// Leave setup mode.
+    async fn stop_setup(&mut self) -> Result<(), Self::Error>;
+    /// The access points in range, strongest first in `out`; returns how many were heard.
+    /// (Default: an uplink that cannot scan hears none.)
+    async fn scan(&mut self, out: &mut [esp_at::AccessPoint]) -> Result<usize, Self::Error> {
+        let _ = out;
+        Ok(0)
+    }
 }
 
-impl<T, D, P, const RX: usize> EspUplink<T, D, P, RX> {
-    /// Wrap a driver. With `hard_reset`, `reset` pulses the reset pin instead of `AT+RST`.
-    pub fn new(esp: EspAt<T, D, P, RX>, hard_reset: bool) -> Self {
-        EspUplink {
-            esp,
-            link: None,
-            setup_link: None,
-            hard_reset,
+/// The uplink operations over an `esp-at` driver, for both front ends: the blocking
+/// [`EspUplink`] and the async [`AsyncEspUplink`] (one source, as esp-at's own front ends).
+macro_rules! esp_uplink_operations {
+    ($($async_kw:ident)?; $($await:tt)*) => {
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn poll(&mut self) -> Result<(), Self::Error> {
+            self.esp.poll()$($await)*
         }
-    }
 
-    /// The driver.
-    pub fn driver(&mut self) -> &mut EspAt<T, D, P, RX> {
-        &mut self.esp
-    }
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error> {
+            self.esp.join(ssid, password)$($await)*
+        }
 
-    /// Give the driver back.
-    pub fn release(self) -> EspAt<T, D, P, RX> {
-        self.esp
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error> {
+            if let Some(l) = self.link.take() {
+                let _ = self.esp.close(l)$($await)*;
+            }
+            self.link = Some(self.esp.connect(Transport::Tcp, host, port)$($await)*?);
+            Ok(())
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
+            let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
+            self.esp.send(link, data)$($await)*
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
+            self.esp.recv(link, buf)$($await)*
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn disconnect(&mut self) {
+            if let Some(l) = self.link.take() {
+                let _ = self.esp.close(l)$($await)*;
+            }
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn reset(&mut self) -> Result<(), Self::Error> {
+            self.link = None;
+            self.setup_link = None;
+            if self.hard_reset {
+                self.esp.hard_reset()$($await)*.map(|_| ())
+            } else {
+                self.esp.restart()$($await)*.map(|_| ())
+            }
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn start_setup(&mut self, ssid: &str, port: u16) -> Result<(), Self::Error> {
+            self.esp.start_soft_ap(ssid, "", 6)$($await)*?;
+            self.esp.server(Some(port))$($await)*
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn setup_recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            self.esp.poll()$($await)*?;
+            if self
+                .setup_link
+                .is_none_or(|l| !self.esp.is_open(l) && self.esp.pending(l) == 0)
+            {
+                self.setup_link = self.esp.accept();
+            }
+            match self.setup_link {
+                Some(l) => match self.esp.recv(l, buf)$($await)* {
+                    Err(esp_at::Error::LinkClosed) => {
+                        self.setup_link = None;
+                        Ok(0)
+                    }
+                    r => r,
+                },
+                None => Ok(0),
+            }
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
+            match self.setup_link {
+                Some(l) => self.esp.send(l, data)$($await)*,
+                None => Err(esp_at::Error::LinkClosed),
+            }
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn stop_setup(&mut self) -> Result<(), Self::Error> {
+            if let Some(l) = self.setup_link.take() {
+                let _ = self.esp.close(l)$($await)*;
+            }
+            self.esp.server(None)$($await)*
+        }
+
+        #[inline(never)] // one copy: keeps small targets (AVR) small
+        $($async_kw)? fn scan(&mut self, out: &mut [esp_at::AccessPoint]) -> Result<usize, Self::Error> {
+            self.esp.scan(out)$($await)*
+        }
+    };
+}
+
+/// How the node handles esp-at's errors (both front ends).
+fn esp_fault<E>(e: &esp_at::Error<E>) -> Fault {
+    use esp_at::Error as E;
+    match e {
+        E::Join(_) => Fault::Join,
+        E::LinkClosed | E::SendFailed => Fault::LinkDown,
+        E::Rebooted | E::Timeout | E::Io(_) | E::ResetPin => Fault::Modem,
+        E::Failed | E::Dns | E::NoFreeLink => Fault::LinkDown,
+        _ => Fault::Other,
     }
 }
+
+/// An uplink over one of esp-at's front ends (the driver type, and its default receive buffer).
+macro_rules! esp_uplink_type {
+    ($(#[$doc:meta])* $name:ident, $driver:ty, $rx:literal) => {
+        $(#[$doc])*
+        pub struct $name<T, D, P = esp_at::NoPin, const RX: usize = $rx> {
+            esp: $driver,
+            link: Option<Link>,
+            setup_link: Option<Link>,
+            hard_reset: bool,
+        }
+
+        impl<T, D, P, const RX: usize> $name<T, D, P, RX> {
+            /// Wrap a driver. With `hard_reset`, `reset` pulses the reset pin instead of `AT+RST`.
+            pub fn new(esp: $driver, hard_reset: bool) -> Self {
+                $name {
+                    esp,
+                    link: None,
+                    setup_link: None,
+                    hard_reset,
+                }
+            }
+
+            /// The driver.
+            pub fn driver(&mut self) -> &mut $driver {
+                &mut self.esp
+            }
+
+            /// Give the driver back.
+            pub fn release(self) -> $driver {
+                self.esp
+            }
+        }
+
+        impl<T, D, P, const RX: usize> core::fmt::Debug for $name<T, D, P, RX> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("link", &self.link)
+                    .field("setup_link", &self.setup_link)
+                    .field("hard_reset", &self.hard_reset)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<T, D, P, const RX: usize> UplinkStatus for $name<T, D, P, RX>
+        where
+            T: embedded_io::ErrorType,
+            T::Error: core::fmt::Debug,
+        {
+            type Error = esp_at::Error<T::Error>;
+
+            fn fault(e: &Self::Error) -> Fault {
+                esp_fault(e)
+            }
+
+            fn is_joined(&self) -> bool {
+                self.esp.wifi_state().got_ip
+            }
+
+            fn is_connected(&self) -> bool {
+                self.link.is_some_and(|l| self.esp.is_open(l))
+            }
+        }
+    };
+}
+
+esp_uplink_type!(
+    /// [`Uplink`] over the blocking `esp-at` driver.
+    EspUplink,
+    EspAt<T, D, P, RX>,
+    256
+);
 
 impl<T, D, P, const RX: usize> Uplink for EspUplink<T, D, P, RX>
 where
@@ -195,121 +406,25 @@ where
     D: DelayNs,
     P: OutputPin,
 {
-    type Error = esp_at::Error<T::Error>;
+    esp_uplink_operations!(;);
+}
 
-    fn fault(e: &Self::Error) -> Fault {
-        use esp_at::Error as E;
-        match e {
-            E::Join(_) => Fault::Join,
-            E::LinkClosed | E::SendFailed => Fault::LinkDown,
-            E::Rebooted | E::Timeout | E::Io(_) | E::ResetPin => Fault::Modem,
-            E::Failed | E::Dns | E::NoFreeLink => Fault::LinkDown,
-            _ => Fault::Other,
-        }
-    }
+#[cfg(feature = "async")]
+esp_uplink_type!(
+    /// [`AsyncUplink`] over the async `esp-at` driver (`esp_at::asynch::EspAt`, over
+    /// `embedded-io-async`): every modem wait is an `.await`.
+    AsyncEspUplink,
+    esp_at::asynch::EspAt<T, D, P, RX>,
+    512
+);
 
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn poll(&mut self) -> Result<(), Self::Error> {
-        self.esp.poll()
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn join(&mut self, ssid: &str, password: &str) -> Result<(), Self::Error> {
-        self.esp.join(ssid, password)
-    }
-
-    fn is_joined(&self) -> bool {
-        self.esp.wifi_state().got_ip
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn connect(&mut self, host: &str, port: u16) -> Result<(), Self::Error> {
-        if let Some(l) = self.link.take() {
-            let _ = self.esp.close(l);
-        }
-        self.link = Some(self.esp.connect(Transport::Tcp, host, port)?);
-        Ok(())
-    }
-
-    fn is_connected(&self) -> bool {
-        self.link.is_some_and(|l| self.esp.is_open(l))
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
-        let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
-        self.esp.send(link, data)
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let link = self.link.ok_or(esp_at::Error::LinkClosed)?;
-        self.esp.recv(link, buf)
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn disconnect(&mut self) {
-        if let Some(l) = self.link.take() {
-            let _ = self.esp.close(l);
-        }
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn reset(&mut self) -> Result<(), Self::Error> {
-        self.link = None;
-        self.setup_link = None;
-        if self.hard_reset {
-            self.esp.hard_reset().map(|_| ())
-        } else {
-            self.esp.restart().map(|_| ())
-        }
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn start_setup(&mut self, ssid: &str, port: u16) -> Result<(), Self::Error> {
-        self.esp.start_soft_ap(ssid, "", 6)?;
-        self.esp.server(Some(port))
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn setup_recv(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        self.esp.poll()?;
-        if self
-            .setup_link
-            .is_none_or(|l| !self.esp.is_open(l) && self.esp.pending(l) == 0)
-        {
-            self.setup_link = self.esp.accept();
-        }
-        match self.setup_link {
-            Some(l) => match self.esp.recv(l, buf) {
-                Err(esp_at::Error::LinkClosed) => {
-                    self.setup_link = None;
-                    Ok(0)
-                }
-                r => r,
-            },
-            None => Ok(0),
-        }
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn setup_send(&mut self, data: &[u8]) -> Result<(), Self::Error> {
-        match self.setup_link {
-            Some(l) => self.esp.send(l, data),
-            None => Err(esp_at::Error::LinkClosed),
-        }
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn stop_setup(&mut self) -> Result<(), Self::Error> {
-        if let Some(l) = self.setup_link.take() {
-            let _ = self.esp.close(l);
-        }
-        self.esp.server(None)
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn scan(&mut self, out: &mut [esp_at::AccessPoint]) -> Result<usize, Self::Error> {
-        self.esp.scan(out)
-    }
+#[cfg(feature = "async")]
+impl<T, D, P, const RX: usize> AsyncUplink for AsyncEspUplink<T, D, P, RX>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+    T::Error: core::fmt::Debug,
+    D: embedded_hal_async::delay::DelayNs,
+    P: OutputPin,
+{
+    esp_uplink_operations!(async; .await);
 }

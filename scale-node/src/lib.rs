@@ -20,7 +20,9 @@ pub mod storage;
 pub mod telemetry;
 
 pub use config::{NodeConfig, Setup, SetupReply};
-pub use hal::{Clock, EspUplink, Fault, Sensor, Uplink};
+#[cfg(feature = "async")]
+pub use hal::{AsyncEspUplink, AsyncUplink, SensorWait};
+pub use hal::{Clock, EspUplink, Fault, Sensor, Uplink, UplinkStatus};
 pub use led::{BlinkCode, NoLed};
 pub use node::{Node, NodeEvent, NodeStats, Settings, State, reached};
 pub use storage::{FlashSlot, NoStorage, RamStorage, SlotError};

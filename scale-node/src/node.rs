@@ -7,7 +7,9 @@ use heapless::Vec;
 
 use crate::config::{NodeConfig, SetupReply};
 use crate::fmt::LineBuf;
-use crate::hal::{Clock, Fault, Sensor, Uplink};
+#[cfg(feature = "async")]
+use crate::hal::{AsyncUplink, SensorWait};
+use crate::hal::{Clock, Fault, Sensor, Uplink, UplinkStatus};
 use crate::led::{BlinkCode, Blinker};
 use crate::telemetry::{
     AckParser, BadReply, Kind, MAX_LINE, Prng, Reading, StatusClass, flags, format_line,
@@ -194,7 +196,7 @@ pub fn reached(now: u32, deadline: u32) -> bool {
 // In declaration order (`repr(C)`), small and often-used fields first: an AVR reaches the
 // first 64 bytes of a structure with one instruction and pays three more beyond them.
 #[repr(C)]
-pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
+pub struct Node<S, U: UplinkStatus, C, L, St, const Q: usize = 16> {
     state: State,
     force_setup: bool,
     collecting: bool,
@@ -239,7 +241,7 @@ pub struct Node<S, U: Uplink, C, L, St, const Q: usize = 16> {
 impl<S, U, C, L, St, const Q: usize> Node<S, U, C, L, St, Q>
 where
     S: Sensor,
-    U: Uplink,
+    U: UplinkStatus,
     C: Clock,
     L: OutputPin,
     St: Storage,
@@ -399,59 +401,6 @@ where
         let _ = self.events.push_back(e);
     }
 
-    /// Do one bounded step of work: at most one sample, one uplink operation and the
-    /// bookkeeping around them. Each uplink operation has its own deadline (see esp-at's
-    /// `Config`), so `poll` never blocks longer than the longest of them.
-    pub fn poll(&mut self) {
-        let now = self.clock.now_ms();
-        self.led.update(now);
-        match self.state {
-            State::Boot => self.boot(now),
-            State::Setup => self.setup_step(now),
-            _ => {
-                self.measure(now);
-                self.link(now);
-            }
-        }
-    }
-
-    /// Run forever: poll, then sleep `idle_ms` on an async delay.
-    #[cfg(feature = "async")]
-    pub async fn run<D: embedded_hal_async::delay::DelayNs>(
-        &mut self,
-        delay: &mut D,
-        idle_ms: u32,
-    ) -> core::convert::Infallible {
-        loop {
-            self.poll();
-            delay.delay_ms(idle_ms).await;
-        }
-    }
-
-    /// Run forever, awaiting the sensor while a reading is being collected (for the HX711:
-    /// `DOUT` through `embedded_hal_async::digital::Wait`) and sleeping `idle_ms` otherwise.
-    #[cfg(feature = "async")]
-    pub async fn run_awaiting_sensor<D: embedded_hal_async::delay::DelayNs>(
-        &mut self,
-        delay: &mut D,
-        idle_ms: u32,
-    ) -> core::convert::Infallible
-    where
-        S: crate::hal::SensorWait,
-    {
-        loop {
-            self.poll();
-            if self.collecting && !self.powered_down {
-                // never longer than the link can go unattended
-                self.sensor
-                    .wait_ready(idle_ms.max(1).saturating_mul(10))
-                    .await;
-            } else {
-                delay.delay_ms(idle_ms).await;
-            }
-        }
-    }
-
     #[inline(never)] // one copy: keeps small targets (AVR) small
     /// Load the stored configuration in place; `false` (and the configuration as it was, or
     /// the defaults where there was none) when the storage holds none.
@@ -461,263 +410,6 @@ where
             .get_or_insert_with(NodeConfig::default)
             .load_from(&mut self.storage)
             .is_ok()
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn boot(&mut self, now: u32) {
-        // for a boot id to derive, and the jitter: the clock first, the samples next
-        self.rng.mix(now);
-        self.load_stored();
-        // (a stored record whose CRC holds but whose fields do not validate loads as the
-        // defaults, which do not validate either)
-        if self.force_setup || self.config.as_ref().is_none_or(|c| c.validate().is_err()) {
-            // setup edits the configuration in place, as a draft
-            if self.config.is_none() {
-                self.config = Some(NodeConfig::default());
-            }
-            self.state = State::Setup;
-            return;
-        }
-        self.tare_if_needed();
-        self.state = State::Join;
-        self.next_reading = now;
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn tare_if_needed(&mut self) {
-        if self.config.as_ref().is_none_or(|c| c.calibrated) {
-            return;
-        }
-        if let Some(offset) = self.settled_raw()
-            && let Some(cfg) = self.config.as_mut()
-        {
-            cfg.calibration.set_offset(offset);
-            self.emit(NodeEvent::Tared(offset));
-        }
-    }
-
-    /// The median of five settled, unsaturated samples (blocking, bounded by the sensor's
-    /// deadlines); `None` when the sensor gives none.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn settled_raw(&mut self) -> Option<i32> {
-        // in the node's own window: this runs at boot and in setup mode, where no reading is
-        // being collected (a reading under way starts over)
-        self.collecting = false;
-        self.window.clear();
-        for _ in 0..5 {
-            if let Ok((raw, false)) = self.sensor.sample_blocking() {
-                self.window.push(raw);
-            }
-        }
-        self.window.estimate(Estimator::Median)
-    }
-
-    /// The setup commands other than `key=value`, `commit` and `abort`: `scan` (feature `scan`),
-    /// `tare`, `calibrate=<grams>` and `weigh` (feature `guided-calibration`). A firmware built
-    /// without them answers that they are not in it. `None`: an editing line.
-    fn setup_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> Option<SetupReply> {
-        let line = crate::config::trim(self.setup_line.as_bytes());
-        #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
-        let optional = rom!(b"\x04scan\x04tare\x05weigh")
-            .position_in_list(line)
-            .is_some()
-            || rom!(b"calibrate=").is_prefix_of(line);
-        #[cfg(feature = "scan")]
-        if line == b"scan" {
-            return Some(self.scan_command(out));
-        }
-        #[cfg(feature = "guided-calibration")]
-        if let Some(m) = Measure::parse(line) {
-            return Some(self.measuring_command(m, out));
-        }
-        let _ = &out;
-        #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
-        if optional {
-            return Some(SetupReply::Err(rom!(b"not in this firmware")));
-        }
-        None
-    }
-
-    /// `scan`: one `AP <rssi> <channel> <open|secured> <ssid>` line per access point in range, strongest
-    /// first (at most [`SCAN_MAX`]), before the `OK <n> networks` answer.
-    #[cfg(feature = "scan")]
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn scan_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
-        let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
-            core::array::from_fn(|_| esp_at::AccessPoint {
-                ssid: heapless::Vec::new(),
-                rssi: 0,
-                channel: 0,
-                encryption: 0,
-                bssid: [0; 6],
-            });
-        let heard = match self.uplink.scan(&mut aps) {
-            Ok(n) => n,
-            Err(e) => {
-                self.last_error = Some(e);
-                return SetupReply::Err(rom!(b"scan: the modem did not answer"));
-            }
-        };
-        for ap in aps.iter().take(heard) {
-            let mut line: LineBuf<64> = LineBuf::new();
-            line.push_rom(rom!(b"AP "))
-                .push_i32(i32::from(ap.rssi))
-                .push(b" ")
-                .push_u32(u32::from(ap.channel))
-                .push_rom(if ap.is_open() {
-                    rom!(b" open ")
-                } else {
-                    rom!(b" secured ")
-                })
-                .push(&ap.ssid)
-                .push_rom(rom!(b"\r\n"));
-            let _ = self.uplink.setup_send(line.as_bytes());
-        }
-        out.push(b" ")
-            .push_u32(heard as u32)
-            .push_rom(rom!(b" networks"));
-        SetupReply::Ok
-    }
-
-    /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
-    /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
-    /// load with the draft's calibration). What follows `OK` goes into `out`.
-    #[cfg(feature = "guided-calibration")]
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn measuring_command(&mut self, m: Measure, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
-        if m == Measure::Calibrate(None) {
-            return SetupReply::Err(rom!(b"calibrate: a mass in grams, above 0"));
-        }
-        let Some(raw) = self.settled_raw() else {
-            return SetupReply::Err(rom!(b"sensor: no settled reading"));
-        };
-        let draft = self.config.get_or_insert_with(NodeConfig::default);
-        match m {
-            Measure::Tare => {
-                draft.calibration.set_offset(raw);
-                out.push_rom(rom!(b" offset=")).push_i32(raw);
-            }
-            Measure::Calibrate(Some(cg)) => {
-                let offset = draft.calibration.offset;
-                let Ok(cal) = avia_hx711::Calibration::from_known_mass(offset, raw, cg) else {
-                    return SetupReply::Err(rom!(
-                        b"calibrate: no change since the tare (is the mass on the scale?)"
-                    ));
-                };
-                draft.calibration = cal;
-                draft.calibrated = true;
-                // hundredths of a count per gram, as `cal_counts_per_gram` takes it
-                let cpg = avia_hx711::math::div_trunc_i64(
-                    (i64::from(raw) - i64::from(offset)) * 10_000,
-                    i64::from(cg),
-                );
-                out.push_rom(rom!(b" cal_counts_per_gram="))
-                    .push_centi(cpg.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
-            }
-            Measure::Weigh | Measure::Calibrate(None) => {
-                out.push(b" ")
-                    .push_centi(draft.calibration.to_units(raw))
-                    .push_rom(rom!(b" g raw="))
-                    .push_i32(raw);
-            }
-        }
-        SetupReply::Ok
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn setup_step(&mut self, now: u32) {
-        if self.led.playing().is_none() {
-            self.led.play(BlinkCode::Setup, now);
-        }
-        if !self.setup_started {
-            if !self.attempt_due(now) {
-                return;
-            }
-            match self
-                .uplink
-                .start_setup(self.settings.setup_ssid, self.settings.setup_port)
-            {
-                Ok(()) => {
-                    self.setup_started = true;
-                    self.emit(NodeEvent::SetupStarted);
-                }
-                Err(e) => self.failed(e, now),
-            }
-            return;
-        }
-        let mut buf = [0u8; 64];
-        let n = match self.uplink.setup_recv(&mut buf) {
-            Ok(n) => n,
-            Err(e) => {
-                self.last_error = Some(e);
-                return;
-            }
-        };
-        for &b in buf.get(..n).unwrap_or(&[]) {
-            if b != b'\n' {
-                self.setup_line.push(&[b]);
-                continue;
-            }
-            // the answer; a measurement writes what follows "OK" into it
-            let mut out: LineBuf<MAX_LINE> = LineBuf::new();
-            out.push_rom(rom!(b"OK"));
-            let reply = if self.setup_line.overflowed() {
-                SetupReply::Err(rom!(b"line too long"))
-            } else {
-                match self.setup_command(&mut out) {
-                    Some(reply) => reply,
-                    None => self
-                        .config
-                        .get_or_insert_with(NodeConfig::default)
-                        .edit(self.setup_line.as_bytes()),
-                }
-            };
-            if matches!(reply, SetupReply::Aborted) {
-                // back to the stored configuration (or the defaults)
-                if !self.load_stored() {
-                    *self.config.get_or_insert_with(NodeConfig::default) = NodeConfig::default();
-                }
-            }
-            self.setup_line.clear();
-            // store before answering: "committed" means it survives a reset
-            let stored = match (&reply, self.config.as_ref()) {
-                // an 8-bit MCU has the stack for no copy of the record (its EEPROM is written
-                // in place); elsewhere one write, one erase of a flash page
-                (SetupReply::Committed, Some(cfg)) if cfg!(target_pointer_width = "16") => {
-                    cfg.save_in_place(&mut self.storage).is_ok()
-                }
-                (SetupReply::Committed, Some(cfg)) => cfg.save(&mut self.storage).is_ok(),
-                _ => true,
-            };
-            if !matches!(reply, SetupReply::Ok) {
-                out.clear();
-            }
-            match &reply {
-                SetupReply::Ok => out.push_rom(rom!(b"\r\n")),
-                SetupReply::Aborted => out.push_rom(rom!(b"OK aborted\r\n")),
-                SetupReply::Committed if stored => out.push_rom(rom!(b"OK committed\r\n")),
-                // it runs, but a reset loses it: say so
-                SetupReply::Committed => {
-                    out.push_rom(rom!(b"OK committed, not stored (storage failed)\r\n"))
-                }
-                SetupReply::Err(e) => out
-                    .push_rom(rom!(b"ERR "))
-                    .push_rom(*e)
-                    .push_rom(rom!(b"\r\n")),
-            };
-            let _ = self.uplink.setup_send(out.as_bytes());
-            if matches!(reply, SetupReply::Committed) {
-                self.setup_started = false;
-                self.force_setup = false;
-                let _ = self.uplink.stop_setup();
-                self.emit(NodeEvent::ConfigCommitted);
-                self.tare_if_needed();
-                self.state = State::Join;
-                self.next_reading = now;
-                self.next_attempt = now;
-                return;
-            }
-        }
     }
 
     #[inline(never)] // one copy: keeps small targets (AVR) small
@@ -931,195 +623,6 @@ where
         self.ack.reset();
     }
 
-    /// React to an uplink failure.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn failed(&mut self, e: U::Error, now: u32) {
-        let fault = U::fault(&e);
-        self.last_error = Some(e);
-        self.schedule_retry(now);
-        let reset = fault == Fault::Modem || self.failures >= self.settings.reset_after;
-        if self.state == State::Stream || self.state == State::Connect {
-            if self.in_flight > 0 || self.state == State::Stream {
-                self.emit(NodeEvent::LinkLost);
-            }
-            self.lose_in_flight();
-        }
-        if reset {
-            self.failures = 0;
-            self.stats.modem_resets += 1;
-            self.emit(NodeEvent::ModemReset);
-            let r = self.uplink.reset();
-            if let Err(e) = r {
-                self.last_error = Some(e);
-            }
-            if self.state != State::Setup {
-                self.state = State::Join;
-            }
-            self.setup_started = false;
-            return;
-        }
-        match (self.state, fault) {
-            (State::Setup, _) => {}
-            (_, Fault::WifiDown) | (State::Join, _) => self.state = State::Join,
-            _ => {
-                self.uplink.disconnect();
-                self.state = if self.uplink.is_joined() {
-                    State::Connect
-                } else {
-                    State::Join
-                };
-            }
-        }
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn link(&mut self, now: u32) {
-        if let Err(e) = self.uplink.poll() {
-            self.failed(e, now);
-            return;
-        }
-        let Some(cfg) = self.config.as_ref() else {
-            return;
-        };
-        match self.state {
-            State::Join => {
-                if !self.attempt_due(now) {
-                    return;
-                }
-                let joined = self.uplink.join(&cfg.ssid, &cfg.password);
-                match joined {
-                    Ok(()) => {
-                        self.stats.joins += 1;
-                        // the modem works; the back-off stays until the gateway acknowledges
-                        self.failures = 0;
-                        self.emit(NodeEvent::Joined);
-                        self.state = State::Connect;
-                    }
-                    Err(e) => {
-                        self.stats.join_failures += 1;
-                        self.emit(NodeEvent::JoinFailed);
-                        self.led.play(BlinkCode::JoinRetry, now);
-                        self.failed(e, now);
-                    }
-                }
-            }
-            State::Connect => {
-                if !self.uplink.is_joined() {
-                    self.state = State::Join;
-                    return;
-                }
-                if !self.attempt_due(now) {
-                    return;
-                }
-                let connected = self.uplink.connect(&cfg.host, cfg.port);
-                match connected {
-                    Ok(()) => {
-                        self.stats.connects += 1;
-                        // a TCP connect is no proof of a gateway (one that accepts and hangs up
-                        // at once): the back-off stays until a reading is acknowledged
-                        self.failures = 0;
-                        self.owed = 0;
-                        self.in_flight = 0;
-                        self.ack.reset();
-                        self.emit(NodeEvent::Connected);
-                        self.led.play(BlinkCode::Ready, now);
-                        self.state = State::Stream;
-                    }
-                    Err(e) => self.failed(e, now),
-                }
-            }
-            State::Stream => self.stream(now),
-            State::Boot | State::Setup => {}
-        }
-    }
-
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn stream(&mut self, now: u32) {
-        if !self.uplink.is_connected() {
-            self.emit(NodeEvent::LinkLost);
-            // a gateway that accepts and hangs up is not reconnected at once, again and again
-            self.reconnect_later(now);
-            return;
-        }
-        // statuses from the gateway
-        if self.in_flight > 0 || self.owed > 0 {
-            let mut buf = [0u8; 32];
-            match self.uplink.recv(&mut buf) {
-                Ok(n) => {
-                    for &b in buf.get(..n).unwrap_or(&[]) {
-                        match self.ack.push(b) {
-                            Ok(Some(status)) => self.on_status(status, now),
-                            Ok(None) => {}
-                            Err(BadReply(b)) => {
-                                // not a scale gateway: nothing it said counts
-                                self.stats.bad_replies += 1;
-                                self.emit(NodeEvent::BadReply(b));
-                                self.hang_up(now);
-                                return;
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.failed(e, now);
-                    return;
-                }
-            }
-            if self.in_flight > 0 && now.wrapping_sub(self.sent_at) > self.settings.ack_timeout_ms {
-                // no answer: the connection is not trustworthy any more
-                self.emit(NodeEvent::LinkLost);
-                self.hang_up(now);
-                return;
-            }
-        }
-        // after a status that asks for a retry, the link stays up and the lines wait
-        if !self.attempt_due(now) {
-            return;
-        }
-        // (kept recent: a deadline more than 24.8 days old would look ahead)
-        self.next_attempt = now;
-        // send what the window allows
-        while self.in_flight < usize::from(self.settings.window.max(1))
-            && self.in_flight < self.queue.len()
-        {
-            let Some(r) = self.queue.get(self.in_flight).copied() else {
-                break;
-            };
-            let mut line: LineBuf<MAX_LINE> = LineBuf::new();
-            if let Some(cfg) = self.config.as_ref() {
-                format_line(
-                    &r,
-                    &cfg.sensor_id,
-                    cfg.format,
-                    self.stats.dropped,
-                    self.boot,
-                    &mut line,
-                );
-            }
-            match self.uplink.send(line.as_bytes()) {
-                Ok(()) => {
-                    self.stats.sent += 1;
-                    if r.flags & flags::RETRY != 0 {
-                        self.stats.retried += 1;
-                    }
-                    self.in_flight += 1;
-                    self.sent_at = now;
-                }
-                Err(e) => {
-                    self.led.play(BlinkCode::SendError, now);
-                    self.failed(e, now);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Close the gateway connection: what was in flight goes again, after a back-off.
-    fn hang_up(&mut self, now: u32) {
-        self.uplink.disconnect();
-        self.reconnect_later(now);
-    }
-
     /// The gateway connection is gone: what was in flight goes again, over a new connection
     /// (after a new join if Wi-Fi went too), after a back-off.
     fn reconnect_later(&mut self, now: u32) {
@@ -1168,6 +671,572 @@ where
             self.emit(NodeEvent::Refused(r, status));
         }
     }
+}
+
+/// The node's steps that wait for the modem or the sensor, written once for both loops: the
+/// blocking [`Node::poll`] (plain calls) and the async [`Node::step`] (the same calls, awaited).
+/// The idents name each step's method in the loop being generated.
+macro_rules! waiting_steps {
+    (
+        $($async_kw:ident)?; [$($await:tt)*];
+        $boot:ident, $tare_if_needed:ident, $settled_raw:ident, $setup_command:ident,
+        $scan_command:ident, $measuring_command:ident, $setup_step:ident, $failed:ident,
+        $link:ident, $stream:ident, $hang_up:ident
+    ) => {
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $boot(&mut self, now: u32) {
+        // for a boot id to derive, and the jitter: the clock first, the samples next
+        self.rng.mix(now);
+        self.load_stored();
+        // (a stored record whose CRC holds but whose fields do not validate loads as the
+        // defaults, which do not validate either)
+        if self.force_setup || self.config.as_ref().is_none_or(|c| c.validate().is_err()) {
+            // setup edits the configuration in place, as a draft
+            if self.config.is_none() {
+                self.config = Some(NodeConfig::default());
+            }
+            self.state = State::Setup;
+            return;
+        }
+        self.$tare_if_needed()$($await)*;
+        self.state = State::Join;
+        self.next_reading = now;
+    }
+
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $tare_if_needed(&mut self) {
+        if self.config.as_ref().is_none_or(|c| c.calibrated) {
+            return;
+        }
+        if let Some(offset) = self.$settled_raw()$($await)*
+            && let Some(cfg) = self.config.as_mut()
+        {
+            cfg.calibration.set_offset(offset);
+            self.emit(NodeEvent::Tared(offset));
+        }
+    }
+
+
+    /// The setup commands other than `key=value`, `commit` and `abort`: `scan` (feature `scan`),
+    /// `tare`, `calibrate=<grams>` and `weigh` (feature `guided-calibration`). A firmware built
+    /// without them answers that they are not in it. `None`: an editing line.
+    $($async_kw)? fn $setup_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> Option<SetupReply> {
+        let line = crate::config::trim(self.setup_line.as_bytes());
+        #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
+        let optional = rom!(b"\x04scan\x04tare\x05weigh")
+            .position_in_list(line)
+            .is_some()
+            || rom!(b"calibrate=").is_prefix_of(line);
+        #[cfg(feature = "scan")]
+        if line == b"scan" {
+            return Some(self.$scan_command(out)$($await)*);
+        }
+        #[cfg(feature = "guided-calibration")]
+        if let Some(m) = Measure::parse(line) {
+            return Some(self.$measuring_command(m, out)$($await)*);
+        }
+        let _ = &out;
+        #[cfg(not(all(feature = "scan", feature = "guided-calibration")))]
+        if optional {
+            return Some(SetupReply::Err(rom!(b"not in this firmware")));
+        }
+        None
+    }
+
+    /// `scan`: one `AP <rssi> <channel> <open|secured> <ssid>` line per access point in range, strongest
+    /// first (at most [`SCAN_MAX`]), before the `OK <n> networks` answer.
+    #[cfg(feature = "scan")]
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $scan_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
+        let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
+            core::array::from_fn(|_| esp_at::AccessPoint {
+                ssid: heapless::Vec::new(),
+                rssi: 0,
+                channel: 0,
+                encryption: 0,
+                bssid: [0; 6],
+            });
+        let heard = match self.uplink.scan(&mut aps)$($await)* {
+            Ok(n) => n,
+            Err(e) => {
+                self.last_error = Some(e);
+                return SetupReply::Err(rom!(b"scan: the modem did not answer"));
+            }
+        };
+        for ap in aps.iter().take(heard) {
+            let mut line: LineBuf<64> = LineBuf::new();
+            line.push_rom(rom!(b"AP "))
+                .push_i32(i32::from(ap.rssi))
+                .push(b" ")
+                .push_u32(u32::from(ap.channel))
+                .push_rom(if ap.is_open() {
+                    rom!(b" open ")
+                } else {
+                    rom!(b" secured ")
+                })
+                .push(&ap.ssid)
+                .push_rom(rom!(b"\r\n"));
+            let _ = self.uplink.setup_send(line.as_bytes())$($await)*;
+        }
+        out.push(b" ")
+            .push_u32(heard as u32)
+            .push_rom(rom!(b" networks"));
+        SetupReply::Ok
+    }
+
+    /// The setup commands that measure: `tare` (the empty scale's raw code becomes the offset),
+    /// `calibrate=<grams>` (with that mass on the scale: the scale factor), and `weigh` (the
+    /// load with the draft's calibration). What follows `OK` goes into `out`.
+    #[cfg(feature = "guided-calibration")]
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $measuring_command(&mut self, m: Measure, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
+        if m == Measure::Calibrate(None) {
+            return SetupReply::Err(rom!(b"calibrate: a mass in grams, above 0"));
+        }
+        let Some(raw) = self.$settled_raw()$($await)* else {
+            return SetupReply::Err(rom!(b"sensor: no settled reading"));
+        };
+        let draft = self.config.get_or_insert_with(NodeConfig::default);
+        match m {
+            Measure::Tare => {
+                draft.calibration.set_offset(raw);
+                out.push_rom(rom!(b" offset=")).push_i32(raw);
+            }
+            Measure::Calibrate(Some(cg)) => {
+                let offset = draft.calibration.offset;
+                let Ok(cal) = avia_hx711::Calibration::from_known_mass(offset, raw, cg) else {
+                    return SetupReply::Err(rom!(
+                        b"calibrate: no change since the tare (is the mass on the scale?)"
+                    ));
+                };
+                draft.calibration = cal;
+                draft.calibrated = true;
+                // hundredths of a count per gram, as `cal_counts_per_gram` takes it
+                let cpg = avia_hx711::math::div_trunc_i64(
+                    (i64::from(raw) - i64::from(offset)) * 10_000,
+                    i64::from(cg),
+                );
+                out.push_rom(rom!(b" cal_counts_per_gram="))
+                    .push_centi(cpg.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+            }
+            Measure::Weigh | Measure::Calibrate(None) => {
+                out.push(b" ")
+                    .push_centi(draft.calibration.to_units(raw))
+                    .push_rom(rom!(b" g raw="))
+                    .push_i32(raw);
+            }
+        }
+        SetupReply::Ok
+    }
+
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $setup_step(&mut self, now: u32) {
+        if self.led.playing().is_none() {
+            self.led.play(BlinkCode::Setup, now);
+        }
+        if !self.setup_started {
+            if !self.attempt_due(now) {
+                return;
+            }
+            match self
+                .uplink
+                .start_setup(self.settings.setup_ssid, self.settings.setup_port)
+                $($await)*
+            {
+                Ok(()) => {
+                    self.setup_started = true;
+                    self.emit(NodeEvent::SetupStarted);
+                }
+                Err(e) => self.$failed(e, now)$($await)*,
+            }
+            return;
+        }
+        let mut buf = [0u8; 64];
+        let n = match self.uplink.setup_recv(&mut buf)$($await)* {
+            Ok(n) => n,
+            Err(e) => {
+                self.last_error = Some(e);
+                return;
+            }
+        };
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if b != b'\n' {
+                self.setup_line.push(&[b]);
+                continue;
+            }
+            // the answer; a measurement writes what follows "OK" into it
+            let mut out: LineBuf<MAX_LINE> = LineBuf::new();
+            out.push_rom(rom!(b"OK"));
+            let reply = if self.setup_line.overflowed() {
+                SetupReply::Err(rom!(b"line too long"))
+            } else {
+                match self.$setup_command(&mut out)$($await)* {
+                    Some(reply) => reply,
+                    None => self
+                        .config
+                        .get_or_insert_with(NodeConfig::default)
+                        .edit(self.setup_line.as_bytes()),
+                }
+            };
+            if matches!(reply, SetupReply::Aborted) {
+                // back to the stored configuration (or the defaults)
+                if !self.load_stored() {
+                    *self.config.get_or_insert_with(NodeConfig::default) = NodeConfig::default();
+                }
+            }
+            self.setup_line.clear();
+            // store before answering: "committed" means it survives a reset
+            let stored = match (&reply, self.config.as_ref()) {
+                // an 8-bit MCU has the stack for no copy of the record (its EEPROM is written
+                // in place); elsewhere one write, one erase of a flash page
+                (SetupReply::Committed, Some(cfg)) if cfg!(target_pointer_width = "16") => {
+                    cfg.save_in_place(&mut self.storage).is_ok()
+                }
+                (SetupReply::Committed, Some(cfg)) => cfg.save(&mut self.storage).is_ok(),
+                _ => true,
+            };
+            if !matches!(reply, SetupReply::Ok) {
+                out.clear();
+            }
+            match &reply {
+                SetupReply::Ok => out.push_rom(rom!(b"\r\n")),
+                SetupReply::Aborted => out.push_rom(rom!(b"OK aborted\r\n")),
+                SetupReply::Committed if stored => out.push_rom(rom!(b"OK committed\r\n")),
+                // it runs, but a reset loses it: say so
+                SetupReply::Committed => {
+                    out.push_rom(rom!(b"OK committed, not stored (storage failed)\r\n"))
+                }
+                SetupReply::Err(e) => out
+                    .push_rom(rom!(b"ERR "))
+                    .push_rom(*e)
+                    .push_rom(rom!(b"\r\n")),
+            };
+            let _ = self.uplink.setup_send(out.as_bytes())$($await)*;
+            if matches!(reply, SetupReply::Committed) {
+                self.setup_started = false;
+                self.force_setup = false;
+                let _ = self.uplink.stop_setup()$($await)*;
+                self.emit(NodeEvent::ConfigCommitted);
+                self.$tare_if_needed()$($await)*;
+                self.state = State::Join;
+                self.next_reading = now;
+                self.next_attempt = now;
+                return;
+            }
+        }
+    }
+
+
+    /// React to an uplink failure.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $failed(&mut self, e: U::Error, now: u32) {
+        let fault = U::fault(&e);
+        self.last_error = Some(e);
+        self.schedule_retry(now);
+        let reset = fault == Fault::Modem || self.failures >= self.settings.reset_after;
+        if self.state == State::Stream || self.state == State::Connect {
+            if self.in_flight > 0 || self.state == State::Stream {
+                self.emit(NodeEvent::LinkLost);
+            }
+            self.lose_in_flight();
+        }
+        if reset {
+            self.failures = 0;
+            self.stats.modem_resets += 1;
+            self.emit(NodeEvent::ModemReset);
+            let r = self.uplink.reset()$($await)*;
+            if let Err(e) = r {
+                self.last_error = Some(e);
+            }
+            if self.state != State::Setup {
+                self.state = State::Join;
+            }
+            self.setup_started = false;
+            return;
+        }
+        match (self.state, fault) {
+            (State::Setup, _) => {}
+            (_, Fault::WifiDown) | (State::Join, _) => self.state = State::Join,
+            _ => {
+                self.uplink.disconnect()$($await)*;
+                self.state = if self.uplink.is_joined() {
+                    State::Connect
+                } else {
+                    State::Join
+                };
+            }
+        }
+    }
+
+
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $link(&mut self, now: u32) {
+        if let Err(e) = self.uplink.poll()$($await)* {
+            self.$failed(e, now)$($await)*;
+            return;
+        }
+        let Some(cfg) = self.config.as_ref() else {
+            return;
+        };
+        match self.state {
+            State::Join => {
+                if !self.attempt_due(now) {
+                    return;
+                }
+                let joined = self.uplink.join(&cfg.ssid, &cfg.password)$($await)*;
+                match joined {
+                    Ok(()) => {
+                        self.stats.joins += 1;
+                        // the modem works; the back-off stays until the gateway acknowledges
+                        self.failures = 0;
+                        self.emit(NodeEvent::Joined);
+                        self.state = State::Connect;
+                    }
+                    Err(e) => {
+                        self.stats.join_failures += 1;
+                        self.emit(NodeEvent::JoinFailed);
+                        self.led.play(BlinkCode::JoinRetry, now);
+                        self.$failed(e, now)$($await)*;
+                    }
+                }
+            }
+            State::Connect => {
+                if !self.uplink.is_joined() {
+                    self.state = State::Join;
+                    return;
+                }
+                if !self.attempt_due(now) {
+                    return;
+                }
+                let connected = self.uplink.connect(&cfg.host, cfg.port)$($await)*;
+                match connected {
+                    Ok(()) => {
+                        self.stats.connects += 1;
+                        // a TCP connect is no proof of a gateway (one that accepts and hangs up
+                        // at once): the back-off stays until a reading is acknowledged
+                        self.failures = 0;
+                        self.owed = 0;
+                        self.in_flight = 0;
+                        self.ack.reset();
+                        self.emit(NodeEvent::Connected);
+                        self.led.play(BlinkCode::Ready, now);
+                        self.state = State::Stream;
+                    }
+                    Err(e) => self.$failed(e, now)$($await)*,
+                }
+            }
+            State::Stream => self.$stream(now)$($await)*,
+            State::Boot | State::Setup => {}
+        }
+    }
+
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $stream(&mut self, now: u32) {
+        if !self.uplink.is_connected() {
+            self.emit(NodeEvent::LinkLost);
+            // a gateway that accepts and hangs up is not reconnected at once, again and again
+            self.reconnect_later(now);
+            return;
+        }
+        // statuses from the gateway
+        if self.in_flight > 0 || self.owed > 0 {
+            let mut buf = [0u8; 32];
+            match self.uplink.recv(&mut buf)$($await)* {
+                Ok(n) => {
+                    for &b in buf.get(..n).unwrap_or(&[]) {
+                        match self.ack.push(b) {
+                            Ok(Some(status)) => self.on_status(status, now),
+                            Ok(None) => {}
+                            Err(BadReply(b)) => {
+                                // not a scale gateway: nothing it said counts
+                                self.stats.bad_replies += 1;
+                                self.emit(NodeEvent::BadReply(b));
+                                self.$hang_up(now)$($await)*;
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.$failed(e, now)$($await)*;
+                    return;
+                }
+            }
+            if self.in_flight > 0 && now.wrapping_sub(self.sent_at) > self.settings.ack_timeout_ms {
+                // no answer: the connection is not trustworthy any more
+                self.emit(NodeEvent::LinkLost);
+                self.$hang_up(now)$($await)*;
+                return;
+            }
+        }
+        // after a status that asks for a retry, the link stays up and the lines wait
+        if !self.attempt_due(now) {
+            return;
+        }
+        // (kept recent: a deadline more than 24.8 days old would look ahead)
+        self.next_attempt = now;
+        // send what the window allows
+        while self.in_flight < usize::from(self.settings.window.max(1))
+            && self.in_flight < self.queue.len()
+        {
+            let Some(r) = self.queue.get(self.in_flight).copied() else {
+                break;
+            };
+            let mut line: LineBuf<MAX_LINE> = LineBuf::new();
+            if let Some(cfg) = self.config.as_ref() {
+                format_line(
+                    &r,
+                    &cfg.sensor_id,
+                    cfg.format,
+                    self.stats.dropped,
+                    self.boot,
+                    &mut line,
+                );
+            }
+            match self.uplink.send(line.as_bytes())$($await)* {
+                Ok(()) => {
+                    self.stats.sent += 1;
+                    if r.flags & flags::RETRY != 0 {
+                        self.stats.retried += 1;
+                    }
+                    self.in_flight += 1;
+                    self.sent_at = now;
+                }
+                Err(e) => {
+                    self.led.play(BlinkCode::SendError, now);
+                    self.$failed(e, now)$($await)*;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Close the gateway connection: what was in flight goes again, after a back-off.
+    $($async_kw)? fn $hang_up(&mut self, now: u32) {
+        self.uplink.disconnect()$($await)*;
+        self.reconnect_later(now);
+    }
+
+    };
+}
+
+impl<S, U, C, L, St, const Q: usize> Node<S, U, C, L, St, Q>
+where
+    S: Sensor,
+    U: Uplink,
+    C: Clock,
+    L: OutputPin,
+    St: Storage,
+{
+    /// Do one bounded step of work: at most one sample, one uplink operation and the
+    /// bookkeeping around them. Each uplink operation has its own deadline (see esp-at's
+    /// `Config`), so `poll` never blocks longer than the longest of them. The loop for
+    /// bare-metal firmware (AVR, a `loop {}` in `main`); on an async executor use
+    /// [`step`](Self::step) or [`run`](Self::run), which never block it.
+    pub fn poll(&mut self) {
+        let now = self.clock.now_ms();
+        self.led.update(now);
+        match self.state {
+            State::Boot => self.boot(now),
+            State::Setup => self.setup_step(now),
+            _ => {
+                self.measure(now);
+                self.link(now);
+            }
+        }
+    }
+
+    /// The median of five settled, unsaturated samples (blocking, bounded by the sensor's
+    /// deadlines); `None` when the sensor gives none.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    fn settled_raw(&mut self) -> Option<i32> {
+        // in the node's own window: this runs at boot and in setup mode, where no reading is
+        // being collected (a reading under way starts over)
+        self.collecting = false;
+        self.window.clear();
+        for _ in 0..5 {
+            if let Ok((raw, false)) = self.sensor.sample_blocking() {
+                self.window.push(raw);
+            }
+        }
+        self.window.estimate(Estimator::Median)
+    }
+
+    waiting_steps!(
+        ; [];
+        boot, tare_if_needed, settled_raw, setup_command, scan_command, measuring_command,
+        setup_step, failed, link, stream, hang_up
+    );
+}
+
+#[cfg(feature = "async")]
+impl<S, U, C, L, St, const Q: usize> Node<S, U, C, L, St, Q>
+where
+    S: SensorWait,
+    U: AsyncUplink,
+    C: Clock,
+    L: OutputPin,
+    St: Storage,
+{
+    /// [`poll`](Self::poll), awaited: the same step of work, where every wait for the modem
+    /// (join, connect, `SEND OK`, a status from the gateway) and for a settled sample (tare,
+    /// setup mode's measurements) is an `.await`, so other tasks run meanwhile.
+    pub async fn step(&mut self) {
+        let now = self.clock.now_ms();
+        self.led.update(now);
+        match self.state {
+            State::Boot => self.boot_async(now).await,
+            State::Setup => self.setup_step_async(now).await,
+            _ => {
+                self.measure(now);
+                self.link_async(now).await;
+            }
+        }
+    }
+
+    /// Run forever: [`step`](Self::step), then, while a reading is being collected, await the
+    /// sensor (for the HX711: `DOUT` through `embedded_hal_async::digital::Wait`), and sleep
+    /// `idle_ms` on the async delay otherwise. Never blocks the executor on the modem.
+    pub async fn run<D: embedded_hal_async::delay::DelayNs>(
+        &mut self,
+        delay: &mut D,
+        idle_ms: u32,
+    ) -> core::convert::Infallible {
+        loop {
+            self.step().await;
+            if self.collecting && !self.powered_down {
+                // never longer than the link can go unattended
+                self.sensor
+                    .wait_ready(idle_ms.max(1).saturating_mul(10))
+                    .await;
+            } else {
+                delay.delay_ms(idle_ms).await;
+            }
+        }
+    }
+
+    /// The median of five settled, unsaturated samples (awaited, bounded by the sensor's
+    /// deadlines); `None` when the sensor gives none.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    async fn settled_raw_async(&mut self) -> Option<i32> {
+        // in the node's own window: this runs at boot and in setup mode, where no reading is
+        // being collected (a reading under way starts over)
+        self.collecting = false;
+        self.window.clear();
+        for _ in 0..5 {
+            if let Ok((raw, false)) = self.sensor.sample_settled().await {
+                self.window.push(raw);
+            }
+        }
+        self.window.estimate(Estimator::Median)
+    }
+
+    waiting_steps!(
+        async; [.await];
+        boot_async, tare_if_needed_async, settled_raw_async, setup_command_async,
+        scan_command_async, measuring_command_async, setup_step_async, failed_async,
+        link_async, stream_async, hang_up_async
+    );
 }
 
 /// The numbers a reading needs from the configuration (copied, so the strings stay put).

@@ -5,6 +5,8 @@
 
 mod common;
 
+type Mode = common::Blocking;
+
 use std::sync::{Arc, Mutex};
 
 use common::*;

@@ -1,4 +1,6 @@
-//! Builds a node from the real drivers on the two simulators.
+//! Builds a node from the real drivers on the two simulators, driven by the loop the test
+//! crate picks (`crate::Mode`: [`Blocking`] for `Node::poll` over the blocking esp-at driver,
+//! [`Async`] for `Node::step` over the async one).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use avia_hx711::sim::{Hx711Sim, SimDelay, SimDout, SimSck};
@@ -28,7 +30,65 @@ impl Clock for SimTime {
 
 pub type Sensor = Hx711<SimDout, SimSck, SimDelay>;
 pub type TestNode<const Q: usize, St = RamStorage<{ scale_node::config::CONFIG_MAX }>> =
-    Node<Sensor, EspUplink<SimModem, StdDelay>, SimTime, NoLed, St, Q>;
+    Node<Sensor, <crate::Mode as Loop>::Up, SimTime, NoLed, St, Q>;
+
+/// A node loop: the uplink it runs on and one step of it.
+pub trait Loop {
+    type Up: scale_node::UplinkStatus;
+    fn uplink(modem: SimModem, cfg: esp_at::Config) -> Self::Up;
+    fn step<St: embedded_storage::Storage, const Q: usize>(
+        node: &mut Node<Sensor, Self::Up, SimTime, NoLed, St, Q>,
+    );
+}
+
+/// `Node::poll` over the blocking driver.
+pub struct Blocking;
+
+impl Loop for Blocking {
+    type Up = EspUplink<SimModem, StdDelay>;
+    fn uplink(modem: SimModem, cfg: esp_at::Config) -> Self::Up {
+        EspUplink::new(EspAt::new(modem, StdDelay, cfg), false)
+    }
+    fn step<St: embedded_storage::Storage, const Q: usize>(
+        node: &mut Node<Sensor, Self::Up, SimTime, NoLed, St, Q>,
+    ) {
+        node.poll();
+    }
+}
+
+/// `Node::step` over the async driver, each step run to completion on this thread.
+pub struct Async;
+
+impl Loop for Async {
+    type Up = scale_node::AsyncEspUplink<SimModem, StdDelay>;
+    fn uplink(modem: SimModem, cfg: esp_at::Config) -> Self::Up {
+        scale_node::AsyncEspUplink::new(esp_at::asynch::EspAt::new(modem, StdDelay, cfg), false)
+    }
+    fn step<St: embedded_storage::Storage, const Q: usize>(
+        node: &mut Node<Sensor, Self::Up, SimTime, NoLed, St, Q>,
+    ) {
+        block_on(node.step());
+    }
+}
+
+struct Noop;
+impl std::task::Wake for Noop {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// Poll `f` to completion on this thread (the simulators need no wake-up: they are polled
+/// again), pausing briefly while it waits so the gateway's threads get the CPU.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+}
 
 pub struct Rig<const Q: usize, St = RamStorage<{ scale_node::config::CONFIG_MAX }>> {
     pub node: TestNode<Q, St>,
@@ -73,6 +133,16 @@ pub fn rig_with<const Q: usize, St: embedded_storage::Storage>(
     settings: Settings,
     storage: St,
 ) -> Rig<Q, St> {
+    rig_on(cfg, settings, storage, SimConfig::default())
+}
+
+/// A rig on a modem configured by `modem` (its firmware and network are the rig's).
+pub fn rig_on<const Q: usize, St: embedded_storage::Storage>(
+    cfg: Option<NodeConfig>,
+    settings: Settings,
+    storage: St,
+    modem: SimConfig,
+) -> Rig<Q, St> {
     let hx = Hx711Sim::new(Rate::Sps80);
     hx.set_constant(grams_to_raw(25_000));
     let (d, s, delay) = hx.pins();
@@ -80,7 +150,7 @@ pub fn rig_with<const Q: usize, St: embedded_storage::Storage>(
     let sim = SimModem::new(SimConfig {
         firmware: Version::new(2, 2, 0),
         network: Some((SSID.into(), PASS.into())),
-        ..SimConfig::default()
+        ..modem
     });
     let modem = sim.handle();
     let esp_cfg = esp_at::Config {
@@ -88,7 +158,7 @@ pub fn rig_with<const Q: usize, St: embedded_storage::Storage>(
         busy_backoff_ms: 10,
         ..esp_at::Config::default()
     };
-    let uplink = EspUplink::new(EspAt::new(sim, StdDelay, esp_cfg), false);
+    let uplink = <crate::Mode as Loop>::uplink(sim, esp_cfg);
     let clock = SimTime {
         sim: hx.clone(),
         step_ns: 1_000_000,
@@ -111,7 +181,7 @@ impl<const Q: usize, St: embedded_storage::Storage> Rig<Q, St> {
     pub fn run_until(&mut self, max: usize, mut done: impl FnMut(&mut Self) -> bool) -> bool {
         for _ in 0..max {
             std::thread::sleep(std::time::Duration::from_micros(20));
-            self.node.poll();
+            <crate::Mode as Loop>::step(&mut self.node);
             while let Some(e) = self.node.next_event() {
                 self.events.push(e);
             }
