@@ -12,6 +12,8 @@ fn main() {
         "SCALE_PORT",
         "SCALE_SENSOR",
         "SCALE_INTERVAL_MS",
+        "SCALE_SAMPLES",
+        "SCALE_FORMAT",
         "SCALE_COUNTS_PER_GRAM",
         "SCALE_OFFSET",
         "SCALE_SETUP_BUTTON",

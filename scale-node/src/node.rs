@@ -213,6 +213,10 @@ pub struct Node<S, U: UplinkStatus, C, L, St, const Q: usize = 16> {
     sent_at: u32,
     seq: u32,
     next_reading: u32,
+    /// When the reading under way started, plus the time the loop spent elsewhere since.
+    started: u32,
+    /// When `measure` last ran.
+    looked_at: u32,
     backoff: u32,
     next_attempt: u32,
     /// This boot's id (0 until derived, at the first reading, when `Settings::boot_id` is 0).
@@ -279,6 +283,8 @@ where
             collecting: false,
             saturated: false,
             next_reading: 0,
+            started: 0,
+            looked_at: 0,
             sensor_fault: false,
             powered_down: false,
             low_alerted: false,
@@ -420,6 +426,14 @@ where
         let cfg_samples = cfg.samples.max(1);
         let samples = usize::from(cfg_samples);
         let interval = cfg.interval_ms;
+        // time the loop spent elsewhere (a join, a modem reset) beyond one sample period is not
+        // the sensor's: it does not count towards the reading's budget
+        let away = now.wrapping_sub(self.looked_at);
+        self.looked_at = now;
+        let period = self.sensor.sample_period_ms();
+        if self.collecting && away > period {
+            self.started = self.started.wrapping_add(away - period);
+        }
         if self.powered_down
             && reached(
                 now.wrapping_add(self.sensor.wake_time_ms()),
@@ -434,6 +448,7 @@ where
                 return;
             }
             self.collecting = true;
+            self.started = now;
             self.window.clear();
             self.saturated = false;
         }
@@ -472,15 +487,16 @@ where
         self.finish_reading(now);
     }
 
-    /// The reading under way has taken far longer than settling plus its samples. DOUT stuck
-    /// high (unplugged, unpowered) never errors in a non-blocking read, and one bad frame is no
-    /// reason to give up: this is what makes a sensor fault.
+    /// The reading under way has taken far longer than settling plus its samples, in time the
+    /// loop spent looking at the sensor. DOUT stuck high (unplugged, unpowered) never errors in
+    /// a non-blocking read, and one bad frame is no reason to give up: this is what makes a
+    /// sensor fault.
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn over_budget(&self, now: u32, samples: u8) -> bool {
         let budget = self
             .reading_time_ms(2 * u32::from(samples))
             .saturating_add(500);
-        now.wrapping_sub(self.next_reading) > budget && reached(now, self.next_reading)
+        now.wrapping_sub(self.started) > budget && reached(now, self.started)
     }
 
     /// Waking the sensor plus `samples` conversions, ms (`samples` up to 510).

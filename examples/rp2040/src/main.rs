@@ -1,65 +1,65 @@
 //! The weight-sensor node on a Raspberry Pi Pico (RP2040), on embassy.
 //!
-//! HX711 DOUT on GP16, PD_SCK on GP17, status LED on GP25 (the Pico's own), setup button on
-//! GP15 (to GND, held at reset), ESP8266 on UART0 (GP0 TX, GP1 RX) at 115 200 baud with an
-//! interrupt-driven buffered UART. The node runs as an embassy task; between polls the core
-//! sleeps on the embassy timer.
+//! Two tasks share the executor: the node (`Node::run`: the HX711 awaited on its `DOUT` edge,
+//! the ESP8266 awaited through esp-at's async driver, so a slow join or `SEND OK` suspends the
+//! task instead of holding the core) and a heartbeat that toggles GP2 every 10 ms and reports the
+//! worst lateness it has seen on UART1. Pins and peripherals are in `board.rs`.
 
 #![no_std]
 #![no_main]
 
-use embassy_executor::Spawner;
-use embassy_rp::bind_interrupts;
-use embassy_rp::flash::{Blocking, Flash};
-use embassy_rp::gpio::{Input, Level, Output, Pull};
-use embassy_rp::peripherals::UART0;
-use embassy_rp::uart::{self, BufferedInterruptHandler, BufferedUart};
-use embassy_time::{Delay, Instant};
+mod board;
+
 use avia_hx711::{Config as HxConfig, Hx711, Rate};
+use board::Board;
+use embassy_executor::Spawner;
+use embassy_time::{Delay, Duration, Instant, Timer};
 use panic_halt as _;
-use scale_node::{EspUplink, FlashSlot, Node, NodeConfig, Settings};
-use static_cell::StaticCell;
+use scale_node::{AsyncEspUplink, FlashSlot, Node, NodeConfig, Settings};
 
-/// The Pico's flash (W25Q16JV).
-const FLASH_SIZE: usize = 2 * 1024 * 1024;
-/// Offset of the configuration's sector: the last one.
-const CONFIG_SECTOR: u32 = (FLASH_SIZE - 4096) as u32;
+/// The heartbeat's period.
+const HEARTBEAT: Duration = Duration::from_millis(10);
+/// Heartbeats between two reports (one a second).
+const REPORT_EVERY: u32 = 100;
 
-bind_interrupts!(struct Irqs {
-    UART0_IRQ => BufferedInterruptHandler<UART0>;
-});
-
-/// Milliseconds from the embassy time driver.
-struct EmbassyClock;
-
-impl scale_node::Clock for EmbassyClock {
-    fn now_ms(&mut self) -> u32 {
-        Instant::now().as_millis() as u32 // wrapping milliseconds
+/// Toggle GP2 every [`HEARTBEAT`] and measure how late each wake-up is: the longest time
+/// another task kept the executor. Reports `HB <worst µs> <beats>` on UART1 once a second (a
+/// line shorter than the UART's 32-byte FIFO: the write never waits).
+#[embassy_executor::task]
+async fn heartbeat(
+    mut pin: embassy_rp::gpio::Output<'static>,
+    mut report: embassy_rp::uart::UartTx<'static, embassy_rp::uart::Blocking>,
+) {
+    let mut next = Instant::now();
+    let mut worst_us: u32 = 0;
+    let mut beats: u32 = 0;
+    loop {
+        next += HEARTBEAT;
+        Timer::at(next).await;
+        let late = Instant::now().saturating_duration_since(next).as_micros();
+        worst_us = worst_us.max(late.min(u64::from(u32::MAX)) as u32);
+        pin.toggle();
+        beats = beats.wrapping_add(1);
+        if beats % REPORT_EVERY == 0 {
+            let mut line: scale_node::fmt::LineBuf<32> = scale_node::fmt::LineBuf::new();
+            line.push(b"HB ")
+                .push_u32(worst_us)
+                .push(b" ")
+                .push_u32(beats)
+                .push(b"\r\n");
+            let _ = report.blocking_write(line.as_bytes());
+        }
     }
 }
 
 #[embassy_executor::main]
-async fn main(_spawner: Spawner) {
-    let p = embassy_rp::init(Default::default());
-    static TX_BUF: StaticCell<[u8; 256]> = StaticCell::new();
-    static RX_BUF: StaticCell<[u8; 1024]> = StaticCell::new();
-    let mut cfg = uart::Config::default();
-    cfg.baudrate = 115_200;
-    let uart = BufferedUart::new(
-        p.UART0,
-        p.PIN_0,
-        p.PIN_1,
-        Irqs,
-        TX_BUF.init([0; 256]),
-        RX_BUF.init([0; 1024]),
-        cfg,
-    );
-
-    let dout = Input::new(p.PIN_16, Pull::Up);
-    let sck = Output::new(p.PIN_17, Level::Low);
-    let led = Output::new(p.PIN_25, Level::Low);
-    let button = Input::new(p.PIN_15, Pull::Up);
-    let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0") && button.is_low();
+async fn main(spawner: Spawner) {
+    let b = Board::init();
+    let force_setup = option_env!("SCALE_SETUP_BUTTON") != Some("0") && b.setup_button_held;
+    // (spawned once: its one task slot is free)
+    if let Ok(task) = heartbeat(b.heartbeat, b.report) {
+        spawner.spawn(task);
+    }
 
     // the build-time configuration (`SCALE_*`), checked as setup mode checks it (in a block:
     // the draft is not kept in the task's state)
@@ -69,31 +69,28 @@ async fn main(_spawner: Spawner) {
             .ok()
             .map(|()| c)
     };
-    let sensor = Hx711::new(dout, sck, Delay, HxConfig::new(Rate::Sps10));
-    let esp =
-        esp_at::EspAt::<_, _, esp_at::NoPin, 512>::with_buffer(uart, Delay, esp_at::Config::default());
-    // the configuration: the last 4 KiB sector of the 2 MiB flash (kept out of FLASH in memory.x)
-    let flash = Flash::<_, Blocking, FLASH_SIZE>::new_blocking(p.FLASH);
-    let Ok(storage) = FlashSlot::<_, { scale_node::config::CONFIG_MAX }>::new(flash, CONFIG_SECTOR)
+    let sensor = Hx711::new(b.dout, b.sck, Delay, HxConfig::new(Rate::Sps10));
+    let esp = esp_at::asynch::EspAt::new(b.modem, Delay, esp_at::Config::default());
+    let Ok(storage) =
+        FlashSlot::<_, { scale_node::config::CONFIG_MAX }>::new(b.flash, board::CONFIG_SECTOR)
     else {
-        // unreachable with the constants above; never run with a layout that is wrong
+        // unreachable with the constants in board.rs; never run with a layout that is wrong
         loop {
             cortex_m::asm::wfi();
         }
     };
     let mut node: Node<_, _, _, _, _, 64> = Node::new(
         sensor,
-        EspUplink::new(esp, false),
-        EmbassyClock,
-        led,
+        AsyncEspUplink::new(esp, false),
+        board::EmbassyClock,
+        b.led,
         storage,
         Settings {
-            // this boot's id: 32 bits of the ring oscillator's random bit
-            boot_id: embassy_rp::clocks::RoscRng.next_u32(),
+            boot_id: board::boot_id(),
             ..Settings::default()
         },
         config,
         force_setup,
     );
-    node.run_awaiting_sensor(&mut Delay, 2).await;
+    node.run(&mut Delay, 2).await;
 }

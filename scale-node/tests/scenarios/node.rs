@@ -282,6 +282,29 @@ fn a_single_bad_frame_is_not_a_sensor_fault() {
     assert!(weights(&gw).iter().all(|(v, _)| v == "250.00"));
 }
 
+/// The loop away from the sensor for seconds at a time (a slow join or modem reset holds a
+/// blocking loop, and the async loop's step, that long) is not a sensor fault: only the time
+/// spent looking at the sensor counts towards a reading's budget.
+#[test]
+fn time_the_loop_spends_elsewhere_is_not_a_sensor_fault() {
+    let gw = ArticleGateway::start(0).unwrap();
+    let mut r = rig::<16>(
+        Some(config(gw.addr().port(), Format::Extended)),
+        Settings::default(),
+    );
+    assert!(r.run_until(20_000, |_| wait_messages(&gw, 1)));
+    // ten absences of 3 s, each after a different number of polls: some in the middle of a
+    // reading, some before one is due
+    for i in 0..10 {
+        r.run_until(7 + 13 * i, |_| false);
+        r.hx.advance(3_000_000_000);
+    }
+    let n = weights(&gw).len();
+    assert!(r.run_until(20_000, |_| weights(&gw).len() >= n + 3));
+    assert_eq!(r.node.stats().sensor_faults, 0, "{:?}", gw.messages());
+    assert!(weights(&gw).iter().all(|(v, _)| v == "250.00"));
+}
+
 #[test]
 #[cfg(feature = "stock")]
 fn amount_left_and_low_stock_alert() {
