@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the board firmware from its own workspaces, prints their sizes as a Markdown table,
-# runs the AVR node firmware in simavr (examples/uno-fil) and the Netduino Plus 2 firmware in
-# QEMU, each against the simulated ESP8266 and a gateway on 127.0.0.1.
+# runs the AVR node firmware in simavr (examples/uno-fil), the Pico firmware in rp2040js
+# (examples/pico-fil) and the Netduino Plus 2 firmware in QEMU, each against the simulated ESP8266
+# and a gateway on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +10,11 @@ cd "$(dirname "$0")/.."
 export SCALE_SSID=fil-net SCALE_PASSWORD=fil-password SCALE_HOST=127.0.0.1 SCALE_PORT=15055
 export SCALE_INTERVAL_MS=500 SCALE_SETUP_BUTTON=0
 
-echo "=== Raspberry Pi Pico (thumbv6m-none-eabi)"
-(cd examples/rp2040 && cargo build --release)
+echo "=== Raspberry Pi Pico (thumbv6m-none-eabi), calibrated for the emulator test"
+(
+    export SCALE_PORT=15059 SCALE_SAMPLES=3 SCALE_COUNTS_PER_GRAM=420 SCALE_OFFSET=8000
+    cd examples/rp2040 && cargo build --release
+)
 echo "=== Netduino Plus 2 (thumbv7em-none-eabihf)"
 (cd examples/stm32 && cargo build --release)
 # Every AVR build shares one target directory (and one host build of the proc-macros): each
@@ -65,6 +69,10 @@ echo "=== AVR node firmware in simavr: cycle-level HX711, simulated ESP8266, gat
     NODE_PORT=15055 PROBE_ELF="../../$fw/at_probe.elf" PROBE_PORT=15056 \
     SKETCH_ELF="../../$fw/sketch-stack.elf" SKETCH_PORT=15058 \
     timeout 600 cargo test --release -- --nocapture)
+
+echo "=== Pico firmware in rp2040js: HX711 on the emulator's clock, simulated ESP8266, gateway on 127.0.0.1"
+PICO_ELF="$PWD/examples/rp2040/target/thumbv6m-none-eabi/release/scale-node-pico" PICO_PORT=15059 \
+    timeout 300 cargo test -p scale-node-pico-fil -- --ignored --nocapture
 
 echo "=== Netduino Plus 2 firmware in QEMU with the simulated ESP8266"
 cargo build --release -p scale-node-host --bin fil

@@ -23,6 +23,9 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v qemu-system-avr >/dev/null || need+=(qemu-system-misc)
 command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
+# the Pico's emulator (rp2040js, from npm) runs on Node.js
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # simavr, built from source by avr-tester (examples/uno-fil), needs these
 for pkg in libclang-dev libelf-dev pkg-config libzstd-dev zlib1g-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
@@ -34,4 +37,9 @@ if [ ${#need[@]} -gt 0 ]; then
     else
         echo "setup: please install: ${need[*]} (apt-get, as root)" >&2
     fi
+fi
+
+# rp2040js, at the version pinned by examples/rp2040/emu/package-lock.json
+if command -v npm >/dev/null && [ ! -d examples/rp2040/emu/node_modules/rp2040js ]; then
+    npm ci --prefix examples/rp2040/emu --no-audit --no-fund --loglevel=error
 fi
