@@ -9,7 +9,7 @@
 //!
 //! - `scale-node-host` (`src/main.rs`): the demo run ([`run`]), started unconfigured and
 //!   provisioned over setup mode with `--setup` ([`setup`]), or the throughput benchmark with
-//!   `--bench` ([`bench`]).
+//!   `--bench` ([`mod@bench`]).
 //! - `fil` (`src/bin/fil.rs`): firmware in the loop, a board's firmware in QEMU against the
 //!   simulated modem ([`fil`]).
 //!
