@@ -56,6 +56,20 @@ pub struct Hx711<DOUT, SCK, D, C = NoClock> {
     pub(crate) powered_down: bool,
 }
 
+/// The driver's state (configuration, modes, settling); the pins, the delay and the clock are
+/// left out, so no `Debug` bound is asked of them.
+impl<DOUT, SCK, D, C> core::fmt::Debug for Hx711<DOUT, SCK, D, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hx711")
+            .field("config", &self.config)
+            .field("current", &self.current)
+            .field("target", &self.target)
+            .field("unsettled", &self.unsettled)
+            .field("powered_down", &self.powered_down)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<DOUT, SCK, D> Hx711<DOUT, SCK, D, NoClock>
 where
     DOUT: InputPin,

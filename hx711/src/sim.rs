@@ -26,6 +26,7 @@ use crate::sample::{MAX_RAW, MIN_RAW};
 
 /// A hardware fault of the simulated board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Fault {
     /// A working chip.
     #[default]
@@ -38,6 +39,7 @@ pub enum Fault {
 
 /// Counters the simulator keeps about how it was driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Completed conversions.
     pub conversions: u64,

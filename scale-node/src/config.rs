@@ -210,9 +210,9 @@ impl NodeConfig {
             13 if self.format == Format::Classic => v.push_rom(rom!(b"classic")),
             CAL_ENTRY => {
                 let c = &self.calibration;
-                v.push(&c.offset.to_le_bytes())
-                    .push(&c.mul.to_le_bytes())
-                    .push(&[c.shift, u8::from(self.calibrated)])
+                v.push(&c.offset().to_le_bytes())
+                    .push(&c.mul().to_le_bytes())
+                    .push(&[c.shift(), u8::from(self.calibrated)])
             }
             _ => return false,
         };
@@ -592,7 +592,7 @@ impl NodeConfig {
             }
             7 /* cal_offset */ => match parse_i32(value) {
                 Some(v) => {
-                    d.calibration.offset = v;
+                    d.calibration.set_offset(v);
                     d.calibrated = true;
                     Ok(())
                 }
@@ -601,7 +601,7 @@ impl NodeConfig {
             // counts per gram, up to two decimals (the Arduino libraries' set_scale factor)
             8 /* cal_counts_per_gram */ => match parse_centi(value).filter(|&v| v != 0) {
                 Some(cpg_x100) => {
-                    let off = d.calibration.offset;
+                    let off = d.calibration.offset();
                     match Calibration::from_known_mass(off, off.saturating_add(cpg_x100), 10_000) {
                         Ok(c) => {
                             // the offset stays as it is: without `cal_offset` or a `tare`,

@@ -598,7 +598,7 @@ where
                 out.push_rom(rom!(b" offset=")).push_i32(raw);
             }
             Measure::Calibrate(Some(cg)) => {
-                let offset = draft.calibration.offset;
+                let offset = draft.calibration.offset();
                 let Ok(cal) = avia_hx711::Calibration::from_known_mass(offset, raw, cg) else {
                     return SetupReply::Err(rom!(
                         b"calibrate: no change since the tare (is the mass on the scale?)"

@@ -349,7 +349,7 @@ fn build_time_settings_are_checked_like_setup_lines() {
     assert_eq!(cfg.samples, 3);
     assert_eq!(cfg.format, Format::Classic);
     assert!(cfg.calibrated);
-    assert_eq!(cfg.calibration.offset, -8000);
+    assert_eq!(cfg.calibration.offset(), -8000);
     // 420.5 counts per gram: 42 050 counts above the offset are 100.00 g
     assert_eq!(cfg.calibration.to_units(-8000 + 42_050), 10_000);
 
@@ -432,7 +432,7 @@ fn every_setup_key_sets_its_own_field() {
         (c.sensor_id.as_str(), c.interval_ms, c.samples),
         ("S.1", 250, 7)
     );
-    assert_eq!(c.calibration.offset, -12);
+    assert_eq!(c.calibration.offset(), -12);
     assert_eq!(
         c.calibration.to_units(-12 + 200),
         10_000,
@@ -481,11 +481,7 @@ fn the_record_written_in_place_is_the_record() {
         low_centipct: 10_000,
         format: Format::Classic,
         calibrated: true,
-        calibration: avia_hx711::Calibration {
-            offset: -8_388_608,
-            mul: i32::MIN,
-            shift: 62,
-        },
+        calibration: avia_hx711::Calibration::from_parts(-8_388_608, i32::MIN, 62).unwrap(),
     };
     let mut buf = [0u8; CONFIG_MAX];
     let n = c.to_bytes(&mut buf);
