@@ -10,13 +10,14 @@ use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{Read, Write};
 
 use crate::client::{Config, NoPin, Pending, operations};
-use crate::command::wifi::{Ipv4, WifiMode};
+use crate::command::wifi::WifiMode;
 use crate::command::{
     Basic, Command, Enc, MAX_COMMAND_LEN, SliceSink, TcpIp, Wifi, encode_with, tcpip::Transport,
 };
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
+use core::net::Ipv4Addr;
 
 /// The async driver.
 // `repr(C)`: the receive buffer (in `core`) last, see `Core`

@@ -9,13 +9,14 @@ use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, ReadReady, Write};
 
 use crate::client::{Config, NoPin, Pending, operations};
-use crate::command::wifi::{Ipv4, WifiMode};
+use crate::command::wifi::WifiMode;
 use crate::command::{
     Basic, CmdError, Command, Counter, Enc, Sink, TcpIp, Wifi, encode_with, tcpip::Transport,
 };
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
+use core::net::Ipv4Addr;
 
 /// The driver. `RX` is the receive buffer (default 256 bytes: the longest AT line plus
 /// headroom; 128 fits an Arduino Uno when payload reads are kept small).

@@ -183,7 +183,7 @@ where
             return Err(Error::Command(CmdError::Unsupported));
         }
         let ip = self.inner.lock().await.resolve(host).await?;
-        Ok(IpAddr::V4(Ipv4Addr::from(ip)))
+        Ok(IpAddr::V4(ip))
     }
 
     async fn get_host_by_address(

@@ -3,10 +3,12 @@
 
 use esp_at::Version;
 use esp_at::command::basic::FlowControl;
+use esp_at::command::sink::encode;
 use esp_at::command::tcpip::Transport;
 use esp_at::command::wifi::{Encryption, WifiMode};
-use esp_at::command::{Basic, CmdError, Command, TcpIp, Wifi, encode};
+use esp_at::command::{Basic, CmdError, Command, TcpIp, Wifi};
 use esp_at::escape::StrError;
+use std::net::Ipv4Addr;
 
 fn bytes(cmd: impl Into<Command<'static>>, v: Version) -> Result<String, CmdError> {
     let mut buf = [0u8; 300];
@@ -51,8 +53,8 @@ exact! {
     cwsap_v2: Wifi::SoftAp { ssid: "Scale-Setup", password: "setup-pass", channel: 1, encryption: Encryption::Wpa2Psk }, V2 => "AT+CWSAP=\"Scale-Setup\",\"setup-pass\",1,3\r\n";
     cwdhcp_v1: Wifi::Dhcp { station: true, enable: true }, V1 => "AT+CWDHCP_CUR=1,1\r\n";
     cwdhcp_v2: Wifi::Dhcp { station: true, enable: false }, V2 => "AT+CWDHCP=0,1\r\n";
-    cipsta: Wifi::StationIp { ip: [192, 168, 1, 60], gateway: [192, 168, 1, 1], netmask: [255, 255, 255, 0] }, V2 => "AT+CIPSTA=\"192.168.1.60\",\"192.168.1.1\",\"255.255.255.0\"\r\n";
-    cipap_v1: Wifi::SoftApIp { ip: [192, 168, 4, 1], gateway: [192, 168, 4, 1], netmask: [255, 255, 255, 0] }, V1 => "AT+CIPAP_CUR=\"192.168.4.1\",\"192.168.4.1\",\"255.255.255.0\"\r\n";
+    cipsta: Wifi::StationIp { ip: Ipv4Addr::new(192, 168, 1, 60), gateway: Ipv4Addr::new(192, 168, 1, 1), netmask: Ipv4Addr::new(255, 255, 255, 0) }, V2 => "AT+CIPSTA=\"192.168.1.60\",\"192.168.1.1\",\"255.255.255.0\"\r\n";
+    cipap_v1: Wifi::SoftApIp { ip: Ipv4Addr::new(192, 168, 4, 1), gateway: Ipv4Addr::new(192, 168, 4, 1), netmask: Ipv4Addr::new(255, 255, 255, 0) }, V1 => "AT+CIPAP_CUR=\"192.168.4.1\",\"192.168.4.1\",\"255.255.255.0\"\r\n";
     cwstate_v2: Wifi::QueryState, V2 => "AT+CWSTATE?\r\n";
     cwstate_v1: Wifi::QueryState, V1 => "AT+CIPSTATUS\r\n";
     autoconn: Wifi::AutoConnect(false), V2 => "AT+CWAUTOCONN=0\r\n";

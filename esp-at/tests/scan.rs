@@ -57,22 +57,16 @@ fn malformed_lines_are_not_access_points() {
 }
 
 fn modem(fw: Version, neighbours: &[(&str, i8)]) -> EspAt<SimModem, StdDelay> {
-    let sim = SimModem::new(SimConfig {
-        firmware: fw,
-        network: Some(("home,\"net\"".into(), "password1".into())),
-        neighbours: neighbours
-            .iter()
-            .map(|(s, r)| (s.to_string(), *r))
-            .collect(),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(
+        SimConfig::default()
+            .with_firmware(fw)
+            .with_network("home,\"net\"", "password1")
+            .with_neighbours(neighbours.iter().copied()),
+    );
     EspAt::new(
         sim,
         StdDelay,
-        Config {
-            command_timeout_ms: 500,
-            ..Config::default()
-        },
+        Config::default().with_command_timeout_ms(500),
     )
 }
 

@@ -116,12 +116,10 @@ impl embedded_io_async::Write for Script {
 }
 
 fn cfg() -> Config {
-    Config {
-        command_timeout_ms: 300,
-        reset_timeout_ms: 300,
-        busy_backoff_ms: 5,
-        ..Config::default()
-    }
+    Config::default()
+        .with_command_timeout_ms(300)
+        .with_reset_timeout_ms(300)
+        .with_busy_backoff_ms(5)
 }
 
 const CUTS: [usize; 9] = [1, 2, 3, 4, 5, 7, 13, 64, 4096];
@@ -308,7 +306,10 @@ fn already_connected_and_late_answers() {
     both(
         b"",
         steps,
-        (Ok([10, 0, 0, 7]), Err(Error::AlreadyConnected)),
+        (
+            Ok(std::net::Ipv4Addr::new(10, 0, 0, 7)),
+            Err(Error::AlreadyConnected),
+        ),
         |e| {
             let ip = e.local_ip();
             let c = e.connect(Transport::Tcp, "10.0.0.1", 5001).map(|_| ());
@@ -336,7 +337,7 @@ fn bare_cifsr_addresses() {
     both(
         b"",
         steps,
-        Ok([192, 168, 1, 23]),
+        Ok(std::net::Ipv4Addr::new(192, 168, 1, 23)),
         |e| e.local_ip(),
         async |e| e.local_ip().await,
     );
@@ -484,13 +485,13 @@ fn large_reads_through_a_small_buffer_lose_nothing_and_payload_stays_payload() {
         p
     };
     for remote_info in [false, true] {
-        let sim = SimModem::new(SimConfig {
-            firmware: Version::new(2, 2, 0),
-            network: Some(("net".into(), "password1".into())),
-            remote_info,
-            has_cipdinfo: !remote_info,
-            ..SimConfig::default()
-        });
+        let sim = SimModem::new(
+            SimConfig::default()
+                .with_firmware(Version::new(2, 2, 0))
+                .with_network("net", "password1")
+                .with_remote_info(remote_info)
+                .with_cipdinfo(!remote_info),
+        );
         let mut esp: esp_at::EspAt<SimModem, StdDelay, esp_at::NoPin, 128> =
             esp_at::EspAt::with_buffer(sim, StdDelay, Config::default());
         esp.join("net", "password1").unwrap();

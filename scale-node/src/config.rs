@@ -4,7 +4,7 @@
 use avia_hx711::Calibration;
 use avia_hx711::calibration::crc16_update;
 use embedded_storage::{ReadStorage, Storage};
-use esp_at::rom::Rom;
+use esp_at::Rom;
 use heapless::String;
 
 use crate::fmt::LineBuf;
@@ -364,7 +364,7 @@ impl NodeConfig {
     /// .unwrap();
     /// assert_eq!(cfg.port, 5001);
     /// assert!(!cfg.calibrated, "no offset: tared at boot");
-    /// // the messages are `esp_at::rom::Rom`: in program memory on AVR
+    /// // the messages are `esp_at::Rom`: in program memory on AVR
     /// let err = NodeConfig::from_settings(&[("ssid", Some("Lab")), ("port", Some("0"))]);
     /// assert_eq!(err.unwrap_err(), "port: 1-65535");
     /// ```

@@ -4,10 +4,18 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-// constant text in program memory on AVR (see `esp_at::rom`); public for `build_settings!`
-#[doc(hidden)]
+/// The `avia-hx711` release of the [`Sensor`] implementation and the calibration.
+pub use avia_hx711;
+/// The `esp-at` release of [`EspUplink`] and of the messages ([`esp_at::Rom`], in program
+/// memory on AVR; `esp_at::rom!` makes one for [`NodeConfig::set_rom`]).
 #[macro_use]
 pub extern crate esp_at;
+/// The `embedded-io` release of the UART bounds of [`EspUplink`].
+pub use embedded_io;
+/// The `heapless` release of [`NodeConfig`]'s strings.
+pub use heapless;
+/// The `nb` release of [`Sensor::sample`].
+pub use nb;
 
 pub mod config;
 pub mod fmt;
@@ -46,7 +54,7 @@ macro_rules! build_settings {
         #[inline(never)]
         fn apply(
             cfg: &mut $crate::NodeConfig,
-        ) -> ::core::result::Result<(), $crate::esp_at::rom::Rom> {
+        ) -> ::core::result::Result<(), $crate::esp_at::Rom> {
             use $crate::esp_at::{rom, rom_env};
             cfg.set_rom(rom!(b"sensor"), rom!($default_sensor.as_bytes()))?;
             $crate::build_settings!(@set cfg, b"ssid", "SCALE_SSID");

@@ -12,7 +12,7 @@ use crate::led::{BlinkCode, Blinker};
 use crate::telemetry::{
     AckParser, BadReply, Kind, MAX_LINE, Prng, Reading, StatusClass, flags, format_line,
 };
-use esp_at::rom::Rom;
+use esp_at::Rom;
 
 /// Supervisor and measurement settings that are not part of the provisioned configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

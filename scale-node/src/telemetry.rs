@@ -19,7 +19,7 @@
 //! byte means the peer is not a scale gateway ([`AckParser`] says so).
 
 use crate::fmt::LineBuf;
-use esp_at::rom::Rom;
+use esp_at::Rom;
 
 /// What a reading measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 #[cfg(feature = "stock")]
 use scale_node::Setup;
 use scale_node::config::{CONFIG_MAX, LoadError};
-use scale_node::fmt::{LineBuf, parse_centi};
+use scale_node::fmt::LineBuf;
 use scale_node::telemetry::{
     AckParser, BadReply, MAX_LINE, Prng, SENSOR_ID_MAX, StatusClass, flags, format_line,
 };
@@ -25,23 +25,6 @@ fn centi_formatting() {
     let mut small: LineBuf<4> = LineBuf::new();
     small.push(b"12345");
     assert!(small.overflowed());
-    assert_eq!(parse_centi(b"12.5"), Some(1250));
-    assert_eq!(parse_centi(b"-0.05"), Some(-5));
-    assert_eq!(parse_centi(b"7"), Some(700));
-    assert_eq!(parse_centi(b"1.234"), None);
-    assert_eq!(parse_centi(b"x"), None);
-    // every value formats to text that parses back, the most negative too
-    assert_eq!(parse_centi(b"-21474836.48"), Some(i32::MIN));
-    assert_eq!(parse_centi(b"21474836.48"), None);
-}
-
-proptest! {
-    #[test]
-    fn centi_round_trip(v in -2_000_000_000i32..2_000_000_000) {
-        let mut b: LineBuf<32> = LineBuf::new();
-        b.push_centi(v);
-        prop_assert_eq!(parse_centi(b.as_bytes()), Some(v));
-    }
 }
 
 #[test]

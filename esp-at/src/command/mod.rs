@@ -1,5 +1,5 @@
 //! AT commands, one module per chapter of Espressif's AT manual, all encoded through one
-//! non-generic path ([`encode`]) so that a firmware pays for command formatting once, however
+//! non-generic path (`encode_with`) so that a firmware pays for command formatting once, however
 //! many commands it uses.
 
 pub mod basic;
@@ -9,6 +9,16 @@ pub mod wifi;
 use crate::dialect::Capabilities;
 use crate::escape::{StrError, escaped_len, needs_escape};
 use crate::rom::Rom;
+
+// the encoding entry points and their sinks: public only for this repository's tests and fuzz
+// targets (feature `__internal`, no semver guarantee)
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
+pub mod sink;
+#[cfg(not(feature = "__internal"))]
+mod sink;
+#[allow(unused_imports)] // `encode` and `encode_to` serve the atat commands and the tests
+pub(crate) use sink::{Counter, Sink, SliceSink, encode, encode_to};
 
 pub use basic::Basic;
 pub use tcpip::TcpIp;
@@ -75,75 +85,6 @@ impl<'a> From<TcpIp<'a>> for Command<'a> {
     }
 }
 
-/// Where encoded command bytes go.
-pub trait Sink {
-    /// Append bytes.
-    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError>;
-}
-
-/// Counts bytes without storing them: validates and measures a command.
-#[derive(Debug, Default)]
-pub struct Counter(pub usize);
-
-impl Sink for Counter {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
-        self.0 += bytes.len();
-        Ok(())
-    }
-}
-
-/// A sink over a byte slice.
-#[derive(Debug)]
-pub struct SliceSink<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
-
-impl<'b> SliceSink<'b> {
-    /// Write into `buf` from its start.
-    pub fn new(buf: &'b mut [u8]) -> Self {
-        SliceSink { buf, len: 0 }
-    }
-    /// Bytes written.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    /// `true` when nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Sink for SliceSink<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
-        let end = self.len + bytes.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(CmdError::TooLong)?
-            .copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Encode `cmd` for the firmware described by `caps` into `buf`, `\r\n` included. Returns the
-/// length.
-pub fn encode(cmd: &Command<'_>, caps: &Capabilities, buf: &mut [u8]) -> Result<usize, CmdError> {
-    let mut sink = SliceSink::new(buf);
-    encode_to(cmd, caps, &mut sink)
-}
-
-/// Encode `cmd` into any sink: the single, non-generic path from command to bytes. Checks
-/// every parameter and the 256-byte limit; to avoid sending half a command, encode into a
-/// [`Counter`] first.
-pub fn encode_to(
-    cmd: &Command<'_>,
-    caps: &Capabilities,
-    sink: &mut dyn Sink,
-) -> Result<usize, CmdError> {
-    encode_with(&|w, c| cmd.encode_into(w, c), caps, sink)
-}
-
 /// How the driver names a command: a closure that writes one command's text. Each call site
 /// builds its own from a constant [`Command`] ([`cmd!`]), so a firmware links the encoding of
 /// the commands it sends and not of every command in the manual (1.4 KB of AVR code).
@@ -159,7 +100,7 @@ macro_rules! cmd {
 }
 pub(crate) use cmd;
 
-/// [`encode_to`] for a [`Enc`]: the one path from command text to a sink.
+/// `encode_to` for a [`Enc`]: the one path from command text to a sink.
 #[inline(never)] // one copy: keeps small targets (AVR) small
 pub(crate) fn encode_with(
     enc: Enc<'_>,
@@ -198,7 +139,7 @@ impl Command<'_> {
 }
 
 /// Appends command text to a sink. The first error sticks: later writes do nothing, and
-/// [`encode_to`] reports it. One check at the end instead of one per piece (a kilobyte of AVR
+/// the encoder reports it. One check at the end instead of one per piece (a kilobyte of AVR
 /// code).
 pub(crate) struct Writer<'s> {
     sink: &'s mut dyn Sink,

@@ -171,21 +171,14 @@ fn build(o: &Options, gateway: SocketAddr, rate: Rate) -> (HostNode, Hx711Sim, S
     });
     let (dout, sck, delay) = hx.pins();
     let sensor = Hx711::new(dout, sck, delay, HxConfig::new(rate));
-    let modem = SimModem::new(SimConfig {
-        network: Some((SSID.into(), PASSWORD.into())),
-        baud: Some(115_200),
-        join_delay: Duration::from_millis(300),
-        ..SimConfig::default()
-    });
-    let handle = modem.handle();
-    let esp = EspAt::new(
-        modem,
-        StdDelay,
-        esp_at::Config {
-            poll_us: 100,
-            ..esp_at::Config::default()
-        },
+    let modem = SimModem::new(
+        SimConfig::default()
+            .with_network(SSID, PASSWORD)
+            .with_baud(Some(115_200))
+            .with_join_delay(Duration::from_millis(300)),
     );
+    let handle = modem.handle();
+    let esp = EspAt::new(modem, StdDelay, esp_at::Config::default().with_poll_us(100));
     let uplink = EspUplink::new(esp, false);
     let mut cfg = NodeConfig {
         port: gateway.port(),
@@ -566,11 +559,11 @@ fn article_loop(gateway: SocketAddr, readings: u32) -> Result<f64, String> {
     hx.set_constant(OFFSET + COUNTS_PER_GRAM * 500);
     let (dout, sck, delay) = hx.pins();
     let mut scale = Hx711::new(dout, sck, delay, HxConfig::new(Rate::Sps10));
-    let modem = SimModem::new(SimConfig {
-        network: Some((SSID.into(), PASSWORD.into())),
-        baud: Some(115_200),
-        ..SimConfig::default()
-    });
+    let modem = SimModem::new(
+        SimConfig::default()
+            .with_network(SSID, PASSWORD)
+            .with_baud(Some(115_200)),
+    );
     let mut esp = EspAt::new(modem, StdDelay, esp_at::Config::default());
     esp.join(SSID, PASSWORD).map_err(|e| e.to_string())?;
     let start = Instant::now();

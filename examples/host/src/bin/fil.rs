@@ -40,10 +40,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut modem = SimModem::new(SimConfig {
-        network: Some((ssid.clone(), password.clone())),
-        ..SimConfig::default()
-    });
+    let mut modem =
+        SimModem::new(SimConfig::default().with_network(ssid.clone(), password.clone()));
     let handle = modem.handle();
     let sock = std::env::temp_dir().join(format!("fil-esp-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock);
