@@ -356,6 +356,7 @@ macro_rules! operations {
                 Err(e) => return Err(e),
             };
             self.core.needs_init = false;
+            self.core.initialised = true;
             Ok(version)
         }
 
@@ -391,7 +392,7 @@ macro_rules! operations {
         /// reboots) without sending anything. Re-initialises after a reboot.
         pub $($async_kw)? fn poll(&mut self) -> Result<(), Error<T::Error>> {
             self.listen(0) $($aw)* ?;
-            if self.core.needs_init && self.core.stats.reboots > 0 {
+            if self.core.needs_init && self.core.ready_seen {
                 self.init() $($aw)* ?;
             }
             Ok(())
@@ -462,6 +463,16 @@ macro_rules! operations {
             self.run($crate::command::cmd!(Wifi::ListAps), &mut txn, t) $($aw)* ?;
             drop(txn);
             Ok(sink.heard)
+        }
+
+        /// [`scan`](Self::scan) into a `heapless::Vec` (cleared first): the strongest `N`,
+        /// strongest first; returns how many were heard (may exceed `N`).
+        pub $($async_kw)? fn scan_into<const N: usize>(&mut self, out: &mut heapless::Vec<$crate::scan::AccessPoint, N>) -> Result<usize, Error<T::Error>> {
+            out.clear();
+            while out.push($crate::scan::AccessPoint::EMPTY).is_ok() {}
+            let heard = self.scan(out) $($aw)*;
+            out.truncate(heard.as_ref().map_or(0, |h| (*h).min(N)));
+            heard
         }
 
         /// The station's IPv4 address (`AT+CIFSR`).

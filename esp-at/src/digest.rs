@@ -10,6 +10,7 @@
 /// Unsolicited result codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Urc<'a> {
     /// `ready`: the module (re)booted. Every link is gone and the configuration is lost.
     Ready,
@@ -42,6 +43,7 @@ pub enum Urc<'a> {
 /// One thing the modem said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Nothing complete yet (the consumed count may still be non-zero: whitespace).
     None,

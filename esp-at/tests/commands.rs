@@ -58,6 +58,8 @@ exact! {
     cwstate_v2: Wifi::QueryState, V2 => "AT+CWSTATE?\r\n";
     cwstate_v1: Wifi::QueryState, V1 => "AT+CIPSTATUS\r\n";
     autoconn: Wifi::AutoConnect(false), V2 => "AT+CWAUTOCONN=0\r\n";
+    raw_v2: Command::Raw("AT+CWCOUNTRY?"), V2 => "AT+CWCOUNTRY?\r\n";
+    raw_v1_as_written: Command::Raw("AT+CWJAP_DEF?"), V1 => "AT+CWJAP_DEF?\r\n";
     cipmux: TcpIp::Mux(true), V2 => "AT+CIPMUX=1\r\n";
     cipdinfo: TcpIp::RemoteInfo(false), V1 => "AT+CIPDINFO=0\r\n";
     cipstart_tcp: TcpIp::Start { link: Some(0), transport: Transport::Tcp, host: "192.168.1.10", port: 5001, extra: None }, V2 => "AT+CIPSTART=0,\"TCP\",\"192.168.1.10\",5001\r\n";
@@ -132,6 +134,24 @@ fn parameters_are_validated() {
     );
     assert_eq!(bytes(Basic::SysStore(true), V1), Err(CmdError::Unsupported));
     assert_eq!(bytes(TcpIp::SslSize(2048), V2), Err(CmdError::Unsupported));
+}
+
+#[test]
+fn raw_commands_are_checked() {
+    assert_eq!(
+        bytes(Command::Raw("AT\r\nAT+RST"), V2),
+        Err(CmdError::Param(StrError::ControlChar))
+    );
+    assert_eq!(
+        bytes(Command::Raw("AT+X\n"), V2),
+        Err(CmdError::Param(StrError::ControlChar))
+    );
+    assert_eq!(bytes(Command::Raw("+CWLAP"), V2), Err(CmdError::NotAt));
+    assert_eq!(bytes(Command::Raw(""), V2), Err(CmdError::NotAt));
+    let long: &'static str = Box::leak(format!("AT+{}", "X".repeat(251)).into_boxed_str());
+    assert_eq!(bytes(Command::Raw(long), V2).unwrap().len(), 256);
+    let longer: &'static str = Box::leak(format!("AT+{}", "X".repeat(252)).into_boxed_str());
+    assert_eq!(bytes(Command::Raw(longer), V2), Err(CmdError::TooLong));
 }
 
 #[test]

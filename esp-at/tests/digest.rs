@@ -50,6 +50,7 @@ fn own(e: Event<'_>) -> Option<Ev> {
         Event::Echo(l) => Ev::Echo(l.to_vec()),
         Event::Line(l) => Ev::Line(l.to_vec()),
         Event::Noise(n) => Ev::Noise(n.len()),
+        other => panic!("an event this test does not know: {other:?}"),
     })
 }
 

@@ -154,6 +154,29 @@ fn reboot_invalidates_links_and_reinitialises() {
 }
 
 #[test]
+fn reboots_count_only_restarts_after_the_first_init() {
+    let (mut esp, h) = modem(Version::new(2, 2, 0));
+    // the module's power-up `ready` is waiting in the UART
+    esp.init().unwrap();
+    assert_eq!(esp.stats().reboots, 0, "the power-up ready is not a reboot");
+    esp.restart().unwrap();
+    assert_eq!(esp.stats().reboots, 1, "an asked-for restart counts");
+    h.reboot();
+    esp.poll().unwrap();
+    assert_eq!(esp.stats().reboots, 2, "an unplanned reboot counts");
+    assert_eq!(h.reboots(), 2, "the simulated module restarted twice");
+}
+
+#[test]
+fn poll_initialises_a_module_that_has_just_started() {
+    let (mut esp, h) = modem(Version::new(2, 2, 0));
+    assert!(h.echo());
+    esp.poll().unwrap();
+    assert!(!h.echo(), "init ran after the power-up ready");
+    assert_eq!(esp.stats().reboots, 0);
+}
+
+#[test]
 fn reboot_in_the_middle_of_a_send() {
     let (mut esp, h) = modem(Version::new(2, 2, 0));
     esp.join(SSID, PASS).unwrap();

@@ -82,13 +82,7 @@ fn scan_keeps_the_strongest_in_order_in_both_dialects() {
                 ("cafe", -75),
             ],
         );
-        let mut out: [AccessPoint; 3] = core::array::from_fn(|_| AccessPoint {
-            ssid: heapless::Vec::new(),
-            rssi: 0,
-            channel: 0,
-            encryption: 0,
-            bssid: [0; 6],
-        });
+        let mut out = [AccessPoint::EMPTY; 3];
         let heard = esp.scan(&mut out).unwrap();
         assert_eq!(heard, 5, "{fw:?}");
         let got: Vec<(String, i8)> = out
@@ -104,7 +98,26 @@ fn scan_keeps_the_strongest_in_order_in_both_dialects() {
             ],
             "{fw:?}"
         );
+        // the same into a heapless::Vec: the strongest that fit, the count of all heard
+        let mut list = heapless::Vec::<AccessPoint, 2>::new();
+        list.push(AccessPoint::default()).unwrap();
+        assert_eq!(esp.scan_into(&mut list).unwrap(), 5, "{fw:?}");
+        let got: Vec<i8> = list.iter().map(|a| a.rssi).collect();
+        assert_eq!(got, [-40, -52], "{fw:?}");
+        let mut roomy = heapless::Vec::<AccessPoint, 8>::new();
+        assert_eq!(esp.scan_into(&mut roomy).unwrap(), 5, "{fw:?}");
+        assert_eq!(roomy.len(), 5, "{fw:?}");
+        assert_eq!(roomy[4].rssi, -90, "{fw:?}");
     }
+}
+
+#[test]
+fn an_empty_access_point_is_the_default() {
+    let ap = AccessPoint::default();
+    assert_eq!(ap, AccessPoint::EMPTY);
+    assert!(ap.ssid.is_empty());
+    assert!(ap.is_open());
+    assert_eq!(ap.ssid_str(), Some(""));
 }
 
 #[test]

@@ -206,10 +206,11 @@ fn ready_after_boot_garbage_ends_a_restart() {
         let mut restart = b"AT+RST\r\n\r\nOK\r\n".to_vec();
         restart.extend_from_slice(garbage);
         let steps = with_at(("AT+RST", restart), with_at(ok("AT"), init_v2()));
+        // the driver had not initialised the module yet: its `ready` is not a reboot
         both(
             b"",
             steps,
-            Ok((Version::new(2, 2, 0), 1)),
+            Ok((Version::new(2, 2, 0), 0)),
             |e| e.restart().map(|v| (v, e.stats().reboots)),
             async |e| {
                 let v = e.restart().await?;

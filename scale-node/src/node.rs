@@ -543,14 +543,7 @@ where
     #[cfg(feature = "scan")]
     #[inline(never)] // one copy: keeps small targets (AVR) small
     fn scan_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
-        let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
-            core::array::from_fn(|_| esp_at::AccessPoint {
-                ssid: heapless::Vec::new(),
-                rssi: 0,
-                channel: 0,
-                encryption: 0,
-                bssid: [0; 6],
-            });
+        let mut aps = [esp_at::AccessPoint::EMPTY; SCAN_MAX];
         let heard = match self.uplink.scan(&mut aps) {
             Ok(n) => n,
             Err(e) => {

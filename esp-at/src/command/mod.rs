@@ -30,6 +30,7 @@ pub const MAX_COMMAND_LEN: usize = 256;
 /// Why a command could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CmdError {
     /// A string parameter is invalid.
     Param(StrError),
@@ -37,6 +38,8 @@ pub enum CmdError {
     TooLong,
     /// The firmware dialect has no such command.
     Unsupported,
+    /// A [`Command::Raw`] that does not start with `AT`.
+    NotAt,
 }
 
 impl From<StrError> for CmdError {
@@ -51,6 +54,7 @@ impl core::fmt::Display for CmdError {
             CmdError::Param(e) => write!(f, "invalid parameter: {e}"),
             CmdError::TooLong => f.write_str("command longer than 256 bytes"),
             CmdError::Unsupported => f.write_str("command not supported by this firmware"),
+            CmdError::NotAt => f.write_str("a raw command must start with AT"),
         }
     }
 }
@@ -58,8 +62,27 @@ impl core::fmt::Display for CmdError {
 impl core::error::Error for CmdError {}
 
 /// Any AT command.
+///
+/// [`Command::Raw`] sends one this crate does not wrap, through
+/// [`EspAt::command`](crate::EspAt::command):
+///
+/// ```
+/// use esp_at::sim::{SimConfig, SimModem, StdDelay};
+/// use esp_at::{Config, EspAt, command::Command, rom};
+///
+/// let modem = SimModem::new(SimConfig::default().with_network("home", "password1"));
+/// let mut esp = EspAt::new(modem, StdDelay, Config::default());
+/// esp.join("home", "password1")?;
+/// // the answer's first line that starts with the capture prefix (empty prefix: none)
+/// let line = esp.command(Command::Raw("AT+CIFSR"), rom!(b"+CIFSR:STAIP,"))?;
+/// assert_eq!(&line[..], b"+CIFSR:STAIP,\"192.168.1.50\"");
+/// // a line break inside would end the command early: refused before anything is sent
+/// assert!(esp.command(Command::Raw("AT\r\nAT+RST"), rom!(b"")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Command<'a> {
     /// Basic AT commands.
     Basic(Basic),
@@ -67,6 +90,10 @@ pub enum Command<'a> {
     Wifi(Wifi<'a>),
     /// TCP/IP AT commands.
     TcpIp(TcpIp<'a>),
+    /// Any other command, as written (`"AT+CWCOUNTRY?"`); the driver adds `\r\n`. It must
+    /// start with `AT` and hold no control character (CR or LF would end it early), and it is
+    /// sent as it is on every firmware: the dialect differences are the caller's.
+    Raw(&'a str),
 }
 
 impl From<Basic> for Command<'_> {
@@ -134,6 +161,17 @@ impl Command<'_> {
             Command::Basic(c) => c.encode(w, caps),
             Command::Wifi(c) => c.encode(w, caps),
             Command::TcpIp(c) => c.encode(w, caps),
+            Command::Raw(text) => {
+                let bytes = text.as_bytes();
+                if !bytes.starts_with(b"AT") {
+                    return Err(CmdError::NotAt);
+                }
+                if bytes.iter().any(|b| b.is_ascii_control()) {
+                    return Err(CmdError::Param(StrError::ControlChar));
+                }
+                w.raw(bytes);
+                Ok(())
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ pub enum Encryption {
 /// Wi-Fi commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Wifi<'a> {
     /// `AT+CWMODE[_CUR]=<mode>`.
     SetMode(WifiMode),
