@@ -595,6 +595,7 @@ fn parse_recvdata<'a>(
 /// not all there: the header's length and the payload's. For a caller whose buffer cannot hold
 /// the whole, so that it can take the payload as payload instead of reading it as lines.
 /// `Some` exactly where [`parse_with`] waits for the rest of a data block's payload.
+#[cfg_attr(not(feature = "__internal"), allow(dead_code))] // the fuzz target `recv`
 pub fn data_header(buf: &[u8], info: RemoteInfo) -> Option<(usize, u32)> {
     let mut block = (0, 0);
     let (_, n) = parse_at(buf, info, &mut block);

@@ -23,6 +23,35 @@ const END: u8 = 0xFF;
 const CAL_ENTRY: u8 = 14;
 
 /// Everything the node needs to run.
+///
+/// Deliberately exhaustive: every field is a field of the stored record
+/// ([`to_bytes`](Self::to_bytes)), so a new one changes the record format, a breaking release
+/// either way; firmware and tests build one with a struct literal and `..NodeConfig::default()`.
+/// Setup mode and [`build_settings!`](crate::build_settings) set fields by key through
+/// [`set`](Self::set), which validates each value.
+///
+/// ```
+/// use scale_node::{NodeConfig, telemetry::Format};
+///
+/// let mut config = NodeConfig {
+///     port: 5001,
+///     interval_ms: 30_000,
+///     format: Format::Extended,
+///     ..NodeConfig::default()
+/// };
+/// config.set(b"ssid", b"home").map_err(|e| e.to_string())?;
+/// config.set(b"host", b"192.168.1.10").map_err(|e| e.to_string())?;
+/// config.set(b"sensor", b"Scale.Kitchen").map_err(|e| e.to_string())?;
+/// config.set(b"samples", b"0").unwrap_err(); // 1-32
+/// config.validate().map_err(|e| e.to_string())?;
+/// assert_eq!(config.ssid.as_str(), "home");
+///
+/// // the stored record (CRC-protected) and back
+/// let mut bytes = [0u8; scale_node::config::CONFIG_MAX];
+/// let n = config.to_bytes(&mut bytes);
+/// assert_eq!(NodeConfig::from_bytes(&bytes[..n]), Ok(config));
+/// # Ok::<(), String>(())
+/// ```
 // In declaration order (`repr(C)`), numbers first and strings last: an AVR reaches the first 64
 // bytes of a structure with one instruction and pays three more beyond them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +111,7 @@ impl Default for NodeConfig {
 /// Why stored bytes are not a configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum LoadError {
     /// Nothing stored (erased memory, other data).
     Empty,
@@ -459,6 +489,7 @@ fn check_sensor(s: &str) -> Result<(), Rom> {
 
 /// The answer to one setup line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SetupReply {
     /// Accepted into the draft.
     Ok,

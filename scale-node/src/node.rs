@@ -95,6 +95,7 @@ pub enum State {
 /// Something that happened, for logs and displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum NodeEvent {
     /// Setup mode is running.
     SetupStarted,
@@ -136,6 +137,7 @@ pub enum NodeEvent {
 /// Counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct NodeStats {
     /// Readings taken.
     pub readings: u32,

@@ -300,6 +300,7 @@ proptest! {
                     prop_assert_eq!(NodeConfig::from_bytes(&buf[..n]).unwrap(), draft.clone());
                 }
                 SetupReply::Ok | SetupReply::Aborted => {}
+                other => prop_assert!(false, "a reply this test does not know: {:?}", other),
             }
         }
     }

@@ -27,6 +27,8 @@ pub struct SliceSink<'b> {
     len: usize,
 }
 
+// `len` and `is_empty` serve the tests (feature `__internal`)
+#[cfg_attr(not(feature = "__internal"), allow(dead_code))]
 impl<'b> SliceSink<'b> {
     /// Write into `buf` from its start.
     pub fn new(buf: &'b mut [u8]) -> Self {

@@ -340,6 +340,7 @@ fn describe(kind: Kind) -> &'static str {
         Kind::Volume => "volume  ",
         Kind::LowStock => "LOW MILK",
         Kind::SensorFault => "SENSOR FAULT",
+        _ => "reading ",
     }
 }
 
@@ -348,7 +349,7 @@ fn unit(kind: Kind) -> &'static str {
         Kind::Weight => "g",
         Kind::Amount | Kind::LowStock => "%",
         Kind::Volume => "ml",
-        Kind::SensorFault => "",
+        _ => "",
     }
 }
 
