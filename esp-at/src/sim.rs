@@ -174,7 +174,24 @@ struct Inner {
     bytes_out: u64,
 }
 
-/// The simulated module's UART.
+/// The simulated module's UART: an `embedded_io` (and `embedded_io_async`) port for either
+/// driver. Its links are real sockets on the host.
+///
+/// ```
+/// use esp_at::sim::{SimConfig, SimModem, StdDelay};
+/// use esp_at::{Config, Error, EspAt};
+///
+/// let modem = SimModem::new(SimConfig::default().with_network("home", "password1"));
+/// let handle = modem.handle(); // faults and inspection
+/// let mut esp = EspAt::new(modem, StdDelay, Config::default());
+/// assert_eq!(esp.join("home", "wrong-password"), Err(Error::Join(esp_at::JoinError::WrongPassword)));
+/// esp.join("home", "password1")?;
+/// handle.reboot(); // a brown-out: links gone, settings lost, boot noise, `ready`
+/// esp.poll()?; // noticed and the module set up again
+/// assert_eq!(esp.stats().reboots, 1);
+/// assert!(handle.commands().iter().any(|c| c == "AT+CIPMUX=1"));
+/// # Ok::<(), Error<core::convert::Infallible>>(())
+/// ```
 #[derive(Clone)]
 pub struct SimModem {
     inner: Arc<Mutex<Inner>>,

@@ -88,7 +88,15 @@ fn embedded_nal_async_connect_write_read_and_close_on_drop() {
         drop(conn2);
         drop(conn);
         stack.lock().await.local_ip().await.unwrap();
+        let guard = stack.lock().await;
+        assert_eq!(format!("{stack:?}"), "SharedEspAt(<locked>)");
+        drop(guard);
     });
+    let shown = format!("{stack:?}");
+    assert!(
+        shown.starts_with("SharedEspAt(EspAt { config: Config {"),
+        "{shown}"
+    );
     let cmds = handle.commands();
     assert!(
         cmds.iter().any(|c| c.starts_with("AT+CIPCLOSE=")),
