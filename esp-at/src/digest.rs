@@ -602,12 +602,13 @@ pub fn data_header(buf: &[u8], info: RemoteInfo) -> Option<(usize, u32)> {
     (n == 0 && block.0 > 0).then_some((block.0, (block.1 - block.0) as u32))
 }
 
-/// [`parse`] packaged as an [`atat::Digester`], for use with atat's clients and ingress.
+/// The driver's line parser packaged as an [`atat::Digester`], for use with atat's clients and
+/// ingress.
 ///
 /// Information lines up to the final `OK` are returned as the response body; `OK` followed by
 /// `>` is one `Prompt`; `busy p...` and `FAIL` are errors; `+IPD`, `ready`, `n,CLOSED` ... are
 /// URCs. Note that atat's own clients drop URCs they cannot route; the driver in this crate
-/// uses [`parse`] directly and handles every event.
+/// uses the parser directly and handles every event.
 #[cfg(feature = "atat")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EspDigester;
