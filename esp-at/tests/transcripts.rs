@@ -560,3 +560,22 @@ fn a_block_larger_than_the_buffer_is_payload_not_lines() {
         assert_eq!(got, want, "async, {chunk}-byte reads");
     }
 }
+
+/// Both drivers print their state with a UART that has no `Debug` of its own.
+#[test]
+fn the_drivers_debug_without_asking_it_of_the_uart() {
+    let mut esp = esp_at::EspAt::new(
+        Script::new(b"", with_at(ok("AT"), init_v2()), 64),
+        StdDelay,
+        cfg(),
+    );
+    esp.init().unwrap();
+    let shown = format!("{esp:?}");
+    assert!(shown.starts_with("EspAt { config: Config {"), "{shown}");
+    assert!(shown.contains("needs_init: false"), "{shown}");
+    assert!(shown.contains("reboots: 0"), "{shown}");
+    let esp = esp_at::asynch::EspAt::new(Script::new(b"", vec![], 64), StdDelay, cfg());
+    let shown = format!("{esp:?}");
+    assert!(shown.contains("needs_init: true"), "{shown}");
+    assert!(shown.ends_with("rx_buffer: 512, .. }"), "{shown}");
+}
