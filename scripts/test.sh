@@ -26,6 +26,8 @@ cargo test -p scale-node --no-default-features --features std
 cargo clippy -p scale-node --no-default-features --features std --all-targets -- -D warnings
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
+step "public API against api/*.txt (to accept a change: UPDATE_API=1 bash scripts/api.sh)"
+bash scripts/api.sh
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
     step "no_std build for $t"
     cargo build "${LIBS[@]}" --target "$t" --features "$NOSTD_FEATURES"

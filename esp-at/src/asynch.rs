@@ -10,15 +10,42 @@ use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{Read, Write};
 
 use crate::client::{Config, NoPin, Pending, operations};
-use crate::command::wifi::{Ipv4, WifiMode};
+use crate::command::wifi::WifiMode;
 use crate::command::{
     Basic, Command, Enc, MAX_COMMAND_LEN, SliceSink, TcpIp, Wifi, encode_with, tcpip::Transport,
 };
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
+use core::net::Ipv4Addr;
 
-/// The async driver.
+/// The async driver: the blocking one's operations as `async fn`s, over
+/// `embedded_io_async::{Read, Write}` and `embedded_hal_async::delay::DelayNs`. `RX` is the
+/// receive buffer (default 512 bytes).
+///
+/// ```
+/// use esp_at::asynch::EspAt;
+/// use esp_at::sim::{SimConfig, SimModem, StdDelay};
+/// use esp_at::{Config, Transport};
+/// use std::io::Read;
+///
+/// let modem = SimModem::new(SimConfig::default().with_network("home", "password1"));
+/// let mut esp = EspAt::new(modem, StdDelay, Config::default());
+/// let gateway = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = gateway.local_addr()?.port();
+/// embassy_futures::block_on(async {
+///     esp.join("home", "password1").await?;
+///     let link = esp.connect(Transport::Tcp, "127.0.0.1", port).await?;
+///     esp.send(link, b"hello\r\n").await?;
+///     esp.close(link).await
+/// })?;
+/// let (mut peer, _) = gateway.accept()?;
+/// let mut line = [0u8; 7];
+/// peer.read_exact(&mut line)?;
+/// assert_eq!(&line, b"hello\r\n");
+/// assert!(format!("{esp:?}").starts_with("EspAt {"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 // `repr(C)`: the receive buffer (in `core`) last, see `Core`
 #[repr(C)]
 pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
@@ -29,6 +56,21 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 512> {
     delay: D,
     reset: P,
     core: Core<RX>,
+}
+
+/// The driver's state (configuration, capabilities, Wi-Fi state, counters); the UART, the delay
+/// and the reset pin are left out, so no `Debug` bound is asked of them.
+impl<T, D, P, const RX: usize> core::fmt::Debug for EspAt<T, D, P, RX> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EspAt")
+            .field("config", &self.config)
+            .field("capabilities", &self.core.caps)
+            .field("wifi", &self.core.wifi)
+            .field("stats", &self.core.stats)
+            .field("needs_init", &self.core.needs_init)
+            .field("rx_buffer", &RX)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T, D, P, const RX: usize> EspAt<T, D, P, RX> {

@@ -9,16 +9,41 @@ use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, ReadReady, Write};
 
 use crate::client::{Config, NoPin, Pending, operations};
-use crate::command::wifi::{Ipv4, WifiMode};
+use crate::command::wifi::WifiMode;
 use crate::command::{
     Basic, CmdError, Command, Counter, Enc, Sink, TcpIp, Wifi, encode_with, tcpip::Transport,
 };
 use crate::core::{Core, Final, Link, Stats, Step, Txn, WifiState};
 use crate::dialect::{Capabilities, Version};
 use crate::error::Error;
+use core::net::Ipv4Addr;
 
 /// The driver. `RX` is the receive buffer (default 256 bytes: the longest AT line plus
 /// headroom; 128 fits an Arduino Uno when payload reads are kept small).
+///
+/// The UART is any `embedded_io::{Read, Write, ReadReady}` (for an `embedded-hal-nb` serial
+/// port, the `nb-uart` feature's `NbUart`); the delay any `embedded_hal::delay::DelayNs`.
+///
+/// ```
+/// use esp_at::sim::{SimConfig, SimModem, StdDelay};
+/// use esp_at::{Config, EspAt, Version};
+///
+/// let modem = SimModem::new(
+///     SimConfig::default()
+///         .with_firmware(Version::new(1, 7, 4))
+///         .with_network("home", "password1"),
+/// );
+/// let mut esp = EspAt::new(modem, StdDelay, Config::default());
+/// assert_eq!(esp.init()?, Version::new(1, 7, 4));
+/// esp.join("home", "password1")?;
+/// assert!(esp.wifi_state().got_ip);
+/// assert_eq!(esp.local_ip()?, core::net::Ipv4Addr::new(192, 168, 1, 50));
+/// assert_eq!(esp.stats().reboots, 0); // the power-up `ready` is not a reboot
+/// // the driver's state, without asking `Debug` of the UART
+/// assert!(format!("{esp:?}").starts_with("EspAt { config: Config { baud: 115200"));
+/// let (_modem, _delay, _no_reset_pin) = esp.release();
+/// # Ok::<(), esp_at::Error<core::convert::Infallible>>(())
+/// ```
 // `repr(C)`: the receive buffer (in `core`) last, see `Core`
 #[repr(C)]
 pub struct EspAt<T, D, P = NoPin, const RX: usize = 256> {
@@ -29,6 +54,21 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 256> {
     delay: D,
     reset: P,
     core: Core<RX>,
+}
+
+/// The driver's state (configuration, capabilities, Wi-Fi state, counters); the UART, the delay
+/// and the reset pin are left out, so no `Debug` bound is asked of them.
+impl<T, D, P, const RX: usize> core::fmt::Debug for EspAt<T, D, P, RX> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EspAt")
+            .field("config", &self.config)
+            .field("capabilities", &self.core.caps)
+            .field("wifi", &self.core.wifi)
+            .field("stats", &self.core.stats)
+            .field("needs_init", &self.core.needs_init)
+            .field("rx_buffer", &RX)
+            .finish_non_exhaustive()
+    }
 }
 
 struct UartSink<'a, T: Write> {

@@ -1,7 +1,7 @@
 //! The driver: one set of operations, generated for a blocking and an async front end.
 
-use crate::command::wifi::Ipv4;
 use crate::dialect::Version;
+use core::net::Ipv4Addr;
 
 /// Largest payload of one `AT+CIPSEND`.
 pub const MAX_SEND: usize = 2048;
@@ -12,9 +12,21 @@ pub const RECV_HEADER: usize = 20;
 /// Longest `+CIPRECVDATA:<len>,"<ip>",<port>,` header (an IPv6 address).
 pub const RECV_HEADER_REMOTE: usize = 72;
 
-/// Driver settings.
+/// Driver settings: [`Config::default`], then the `with_*` methods (or the public fields).
+///
+/// ```
+/// use esp_at::{Config, Version};
+///
+/// let config = Config::default()
+///     .with_baud(9_600)
+///     .with_command_timeout_ms(1_000)
+///     .with_firmware(Some(Version::new(1, 7, 4)));
+/// assert_eq!(config.baud, 9_600);
+/// assert_eq!(config.join_timeout_ms, Config::default().join_timeout_ms);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Config {
     /// UART baud rate: used to account for time spent receiving.
     pub baud: u32,
@@ -56,6 +68,66 @@ impl Default for Config {
 }
 
 impl Config {
+    /// With another UART baud rate.
+    pub const fn with_baud(mut self, baud: u32) -> Config {
+        self.baud = baud;
+        self
+    }
+
+    /// With another deadline of ordinary commands, ms.
+    pub const fn with_command_timeout_ms(mut self, command_timeout_ms: u32) -> Config {
+        self.command_timeout_ms = command_timeout_ms;
+        self
+    }
+
+    /// With another deadline of `AT+CWJAP`, ms.
+    pub const fn with_join_timeout_ms(mut self, join_timeout_ms: u32) -> Config {
+        self.join_timeout_ms = join_timeout_ms;
+        self
+    }
+
+    /// With another deadline of `AT+CIPSTART`, ms.
+    pub const fn with_connect_timeout_ms(mut self, connect_timeout_ms: u32) -> Config {
+        self.connect_timeout_ms = connect_timeout_ms;
+        self
+    }
+
+    /// With another deadline of a send, ms.
+    pub const fn with_send_timeout_ms(mut self, send_timeout_ms: u32) -> Config {
+        self.send_timeout_ms = send_timeout_ms;
+        self
+    }
+
+    /// With another deadline for `ready` after a reset, ms.
+    pub const fn with_reset_timeout_ms(mut self, reset_timeout_ms: u32) -> Config {
+        self.reset_timeout_ms = reset_timeout_ms;
+        self
+    }
+
+    /// With another number of retries after `busy`.
+    pub const fn with_busy_retries(mut self, busy_retries: u8) -> Config {
+        self.busy_retries = busy_retries;
+        self
+    }
+
+    /// With another pause before retrying after `busy`, ms.
+    pub const fn with_busy_backoff_ms(mut self, busy_backoff_ms: u32) -> Config {
+        self.busy_backoff_ms = busy_backoff_ms;
+        self
+    }
+
+    /// With another idle wait between UART polls, µs.
+    pub const fn with_poll_us(mut self, poll_us: u32) -> Config {
+        self.poll_us = poll_us;
+        self
+    }
+
+    /// With another firmware version (`None`: read with `AT+GMR`).
+    pub const fn with_firmware(mut self, firmware: Option<Version>) -> Config {
+        self.firmware = firmware;
+        self
+    }
+
     /// The capabilities to start with: from the stated firmware, else the conservative default
     /// until `AT+GMR` has been read.
     pub(crate) fn initial_capabilities(&self) -> crate::dialect::Capabilities {
@@ -87,8 +159,8 @@ impl embedded_hal::digital::OutputPin for NoPin {
 /// `a.b.c.d` line per interface (the SoftAP's first, the station's last).
 #[derive(Default)]
 pub(crate) struct CifsrSink {
-    pub(crate) station: Option<Ipv4>,
-    pub(crate) bare: Option<Ipv4>,
+    pub(crate) station: Option<Ipv4Addr>,
+    pub(crate) bare: Option<Ipv4Addr>,
 }
 
 impl crate::core::LineSink for CifsrSink {
@@ -100,7 +172,7 @@ impl crate::core::LineSink for CifsrSink {
             if crate::dialect::parse_dotted(line, &mut out) == Some(4)
                 && line.iter().all(|&b| b.is_ascii_digit() || b == b'.')
             {
-                self.bare = Some(out);
+                self.bare = Some(Ipv4Addr::from(out));
             }
         }
     }
@@ -109,12 +181,12 @@ impl crate::core::LineSink for CifsrSink {
 /// What `AT+CIPRECVLEN?` and the `+IPD` notifications say is waiting, per link.
 pub type Pending = [u32; crate::core::MAX_LINKS];
 
-pub(crate) fn parse_ip(line: &[u8]) -> Option<Ipv4> {
+pub(crate) fn parse_ip(line: &[u8]) -> Option<Ipv4Addr> {
     // ...:"a.b.c.d" or ...:a.b.c.d
     let start = line.iter().position(|b| b.is_ascii_digit())?;
     let mut out = [0u8; 4];
     match crate::dialect::parse_dotted(line.get(start..)?, &mut out)? {
-        4 => Some(out),
+        4 => Some(Ipv4Addr::from(out)),
         _ => None,
     }
 }
@@ -284,6 +356,7 @@ macro_rules! operations {
                 Err(e) => return Err(e),
             };
             self.core.needs_init = false;
+            self.core.initialised = true;
             Ok(version)
         }
 
@@ -319,7 +392,7 @@ macro_rules! operations {
         /// reboots) without sending anything. Re-initialises after a reboot.
         pub $($async_kw)? fn poll(&mut self) -> Result<(), Error<T::Error>> {
             self.listen(0) $($aw)* ?;
-            if self.core.needs_init && self.core.stats.reboots > 0 {
+            if self.core.needs_init && self.core.ready_seen {
                 self.init() $($aw)* ?;
             }
             Ok(())
@@ -367,7 +440,7 @@ macro_rules! operations {
         }
 
         /// Static station address (turns the DHCP client off).
-        pub $($async_kw)? fn set_static_ip(&mut self, ip: Ipv4, gateway: Ipv4, netmask: Ipv4) -> Result<(), Error<T::Error>> {
+        pub $($async_kw)? fn set_static_ip(&mut self, ip: Ipv4Addr, gateway: Ipv4Addr, netmask: Ipv4Addr) -> Result<(), Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             self.simple($crate::command::cmd!(Wifi::StationIp { ip, gateway, netmask })) $($aw)*
         }
@@ -392,8 +465,18 @@ macro_rules! operations {
             Ok(sink.heard)
         }
 
+        /// [`scan`](Self::scan) into a `heapless::Vec` (cleared first): the strongest `N`,
+        /// strongest first; returns how many were heard (may exceed `N`).
+        pub $($async_kw)? fn scan_into<const N: usize>(&mut self, out: &mut heapless::Vec<$crate::scan::AccessPoint, N>) -> Result<usize, Error<T::Error>> {
+            out.clear();
+            while out.push($crate::scan::AccessPoint::EMPTY).is_ok() {}
+            let heard = self.scan(out) $($aw)*;
+            out.truncate(heard.as_ref().map_or(0, |h| (*h).min(N)));
+            heard
+        }
+
         /// The station's IPv4 address (`AT+CIFSR`).
-        pub $($async_kw)? fn local_ip(&mut self) -> Result<Ipv4, Error<T::Error>> {
+        pub $($async_kw)? fn local_ip(&mut self) -> Result<Ipv4Addr, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let mut cifsr = $crate::client::CifsrSink::default();
             let mut txn = Txn::new(Final::Ok);
@@ -405,7 +488,7 @@ macro_rules! operations {
         }
 
         /// Resolve a host name (`AT+CIPDOMAIN`).
-        pub $($async_kw)? fn resolve(&mut self, host: &str) -> Result<Ipv4, Error<T::Error>> {
+        pub $($async_kw)? fn resolve(&mut self, host: &str) -> Result<Ipv4Addr, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let mut txn = Txn::new(Final::Ok);
             txn.capture = rom!(b"+CIPDOMAIN:");
@@ -548,7 +631,7 @@ macro_rules! operations {
 
         /// Send any command and wait for `OK`; returns the first information line that starts
         /// with `capture` (`rom!(b"+CWJAP:")`; empty: none).
-        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: $crate::rom::Rom) -> Result<heapless::Vec<u8, { $crate::CAPTURE }>, Error<T::Error>> {
+        pub $($async_kw)? fn command(&mut self, cmd: Command<'_>, capture: $crate::Rom) -> Result<heapless::Vec<u8, { $crate::CAPTURE }>, Error<T::Error>> {
             self.ensure_init() $($aw)* ?;
             let mut txn = Txn::new(Final::Ok);
             txn.capture = capture;
@@ -569,9 +652,12 @@ mod tests {
     fn parses_addresses_and_lengths() {
         assert_eq!(
             parse_ip(b"+CIFSR:STAIP,\"192.168.4.22\""),
-            Some([192, 168, 4, 22])
+            Some(Ipv4Addr::new(192, 168, 4, 22))
         );
-        assert_eq!(parse_ip(b"+CIPDOMAIN:10.0.0.1"), Some([10, 0, 0, 1]));
+        assert_eq!(
+            parse_ip(b"+CIPDOMAIN:10.0.0.1"),
+            Some(Ipv4Addr::new(10, 0, 0, 1))
+        );
         assert_eq!(parse_ip(b"+CIPDOMAIN:1.2.3"), None);
         assert_eq!(parse_ip(b"+CIPDOMAIN:300.2.3.4"), None);
         assert_eq!(

@@ -40,6 +40,7 @@ pub(crate) struct LinkSlot {
 /// Station state as told by the module's URCs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct WifiState {
     /// `WIFI CONNECTED` seen (and no `WIFI DISCONNECT` since).
     pub connected: bool,
@@ -50,8 +51,12 @@ pub struct WifiState {
 /// Counters for diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Stats {
-    /// Module reboots seen (`ready`).
+    /// Module restarts seen after the first successful `init()`: every `ready` from then on,
+    /// whether asked for (`restart`, `hard_reset`) or not (brown-out, watchdog, crash). The
+    /// `ready` the module prints when it powers up, or any `ready` before the driver first
+    /// initialised it, is not counted, so an unplanned reboot shows as a non-zero count.
     pub reboots: u32,
     /// Bytes discarded as noise (boot log, garbled bytes, over-long lines).
     pub noise_bytes: u32,
@@ -140,6 +145,10 @@ pub(crate) struct Core<const RX: usize> {
     pub(crate) wifi: WifiState,
     /// Set by `ready`: the base configuration must be sent again.
     pub(crate) needs_init: bool,
+    /// `init` succeeded once: from then on a `ready` is a reboot.
+    pub(crate) initialised: bool,
+    /// A `ready` was seen (the module started while the driver listened).
+    pub(crate) ready_seen: bool,
     generation: u16,
     pub(crate) stats: Stats,
     pub(crate) links: [LinkSlot; MAX_LINKS],
@@ -173,6 +182,8 @@ impl<const RX: usize> Core<RX> {
                 busy: 0,
             },
             needs_init: true,
+            initialised: false,
+            ready_seen: false,
             close_requested: [None; MAX_LINKS],
             generation: 0,
         }
@@ -250,7 +261,10 @@ impl<const RX: usize> Core<RX> {
         self.generation = self.generation.wrapping_add(1);
         self.wifi = WifiState::default();
         self.needs_init = true;
-        self.stats.reboots = self.stats.reboots.wrapping_add(1);
+        self.ready_seen = true;
+        if self.initialised {
+            self.stats.reboots = self.stats.reboots.wrapping_add(1);
+        }
     }
 
     /// Parse and handle one event from the buffer.

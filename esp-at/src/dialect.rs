@@ -126,6 +126,7 @@ impl GmrSink {
 /// The differences between dialects that the driver acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Capabilities {
     /// The firmware version these were derived from.
     pub version: Version,

@@ -10,6 +10,7 @@
 /// Unsolicited result codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Urc<'a> {
     /// `ready`: the module (re)booted. Every link is gone and the configuration is lost.
     Ready,
@@ -42,6 +43,7 @@ pub enum Urc<'a> {
 /// One thing the modem said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Nothing complete yet (the consumed count may still be non-zero: whitespace).
     None,
@@ -593,18 +595,20 @@ fn parse_recvdata<'a>(
 /// not all there: the header's length and the payload's. For a caller whose buffer cannot hold
 /// the whole, so that it can take the payload as payload instead of reading it as lines.
 /// `Some` exactly where [`parse_with`] waits for the rest of a data block's payload.
+#[cfg_attr(not(feature = "__internal"), allow(dead_code))] // the fuzz target `recv`
 pub fn data_header(buf: &[u8], info: RemoteInfo) -> Option<(usize, u32)> {
     let mut block = (0, 0);
     let (_, n) = parse_at(buf, info, &mut block);
     (n == 0 && block.0 > 0).then_some((block.0, (block.1 - block.0) as u32))
 }
 
-/// [`parse`] packaged as an [`atat::Digester`], for use with atat's clients and ingress.
+/// The driver's line parser packaged as an [`atat::Digester`], for use with atat's clients and
+/// ingress.
 ///
 /// Information lines up to the final `OK` are returned as the response body; `OK` followed by
 /// `>` is one `Prompt`; `busy p...` and `FAIL` are errors; `+IPD`, `ready`, `n,CLOSED` ... are
 /// URCs. Note that atat's own clients drop URCs they cannot route; the driver in this crate
-/// uses [`parse`] directly and handles every event.
+/// uses the parser directly and handles every event.
 #[cfg(feature = "atat")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EspDigester;

@@ -7,6 +7,7 @@ use crate::command::CmdError;
 /// Why joining an access point failed (`+CWJAP:<n>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum JoinError {
     /// 1: connection timeout.
     Timeout,
@@ -48,6 +49,7 @@ impl fmt::Display for JoinError {
 /// Everything a driver call can fail with. `E` is the UART's error type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error<E> {
     /// The UART failed.
     Io(E),

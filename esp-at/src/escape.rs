@@ -9,6 +9,7 @@ use core::fmt;
 /// Why a string cannot be sent as an AT parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum StrError {
     /// Longer than the parameter allows.
     TooLong {

@@ -8,7 +8,7 @@ extern crate std;
 
 // first: its `rom!` macro is used by the modules below
 #[macro_use]
-pub mod rom;
+mod rom;
 
 // first after it: the trace macros are used by the modules below
 #[macro_use]
@@ -23,7 +23,12 @@ mod client;
 pub mod command;
 mod core;
 pub mod dialect;
+// the line parser: public only for this repository's tests and fuzz targets
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
 pub mod digest;
+#[cfg(not(feature = "__internal"))]
+mod digest;
 mod error;
 pub mod escape;
 #[cfg(feature = "nal")]
@@ -41,12 +46,17 @@ pub mod sim;
 pub use crate::client::{Config, MAX_SEND, NoPin, Pending};
 pub use crate::command::decimal;
 pub use crate::command::tcpip::Transport;
-pub use crate::command::wifi::{Ipv4, WifiMode};
+pub use crate::command::wifi::WifiMode;
 pub use crate::core::{CAPTURE, Link, MAX_LINKS, Stats, WifiState};
 pub use crate::dialect::{Capabilities, Version};
 #[cfg(feature = "atat")]
 pub use crate::digest::EspDigester;
-pub use crate::digest::{Event, Urc};
+pub use crate::digest::{Event, MAX_PAYLOAD, Urc};
 pub use crate::error::{Error, JoinError};
+pub use crate::rom::Rom;
 pub use crate::scan::AccessPoint;
 pub use blocking::EspAt;
+/// The `embedded-io` release of the blocking driver's UART bounds and error type.
+pub use embedded_io;
+/// The `heapless` release of [`EspAt::command`]'s answer.
+pub use heapless;

@@ -1,7 +1,7 @@
 //! `embedded-nal` 0.9: TCP and UDP client stacks and DNS over the modem (feature `nal`), so MQTT,
 //! HTTP, NTP or CoAP client crates written against those traits run on an ESP8266.
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
@@ -127,7 +127,7 @@ where
             return Err(nb::Error::Other(Error::Command(CmdError::Unsupported)));
         }
         let ip = self.resolve(hostname).map_err(nb::Error::Other)?;
-        Ok(IpAddr::V4(Ipv4Addr::from(ip)))
+        Ok(IpAddr::V4(ip))
     }
 
     fn get_host_by_address(

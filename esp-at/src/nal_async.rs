@@ -27,6 +27,16 @@ pub struct SharedEspAt<T, D, P = crate::NoPin, const RX: usize = 512> {
     inner: Mutex<NoopRawMutex, EspAt<T, D, P, RX>>,
 }
 
+/// The driver's state when it is not locked by a connection, else `<locked>`.
+impl<T, D, P, const RX: usize> core::fmt::Debug for SharedEspAt<T, D, P, RX> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.inner.try_lock() {
+            Ok(esp) => f.debug_tuple("SharedEspAt").field(&*esp).finish(),
+            Err(_) => f.write_str("SharedEspAt(<locked>)"),
+        }
+    }
+}
+
 impl<T, D, P, const RX: usize> SharedEspAt<T, D, P, RX> {
     /// Share a driver.
     pub fn new(esp: EspAt<T, D, P, RX>) -> Self {
@@ -183,7 +193,7 @@ where
             return Err(Error::Command(CmdError::Unsupported));
         }
         let ip = self.inner.lock().await.resolve(host).await?;
-        Ok(IpAddr::V4(Ipv4Addr::from(ip)))
+        Ok(IpAddr::V4(ip))
     }
 
     async fn get_host_by_address(

@@ -1,25 +1,25 @@
-//! Constant bytes that stay in program memory on AVR.
-//!
-//! An AVR reads its flash with another instruction (`LPM`) than its RAM, so rustc copies every
-//! constant into RAM at start-up: on an ATmega328P each AT command name, each message, each
-//! lookup table costs some of the 2 KiB of RAM. [`rom!`](crate::rom!) keeps its bytes in the
-//! `.progmem.data` section there and [`Rom`] reads them with `LPM`; on every other target a
-//! [`Rom`] is an ordinary static slice. The driver's command names and response words are
-//! [`Rom`]s, and so are `scale-node`'s messages.
-//!
-//! ```
-//! use esp_at::{rom, rom::Rom};
-//! const HELLO: Rom = rom!(b"AT+GMR");
-//! assert_eq!(HELLO.len(), 6);
-//! assert!(HELLO.eq_bytes(b"AT+GMR"));
-//! assert!(HELLO.is_prefix_of(b"AT+GMR\r\n"));
-//! let mut buf = [0u8; 8];
-//! let n = HELLO.copy_to(&mut buf);
-//! assert_eq!(&buf[..n], b"AT+GMR");
-//! ```
+//! Constant bytes that stay in program memory on AVR: [`Rom`] and the `rom!` macro.
 
 /// Bytes in program memory (on AVR) or in an ordinary static (elsewhere). Made by
 /// [`rom!`](crate::rom!); read byte by byte, compared or copied out, never borrowed as a slice.
+///
+/// An AVR reads its flash with another instruction (`LPM`) than its RAM, so rustc copies every
+/// constant into RAM at start-up: on an ATmega328P each AT command name, each message, each
+/// lookup table costs some of the 2 KiB of RAM. [`rom!`](crate::rom!) keeps its bytes in the
+/// `.progmem.data` section there and [`Rom`] reads them with `LPM`; on every other target a
+/// [`Rom`] is an ordinary static slice. The driver's command names and response words are
+/// [`Rom`]s, and so are `scale-node`'s messages.
+///
+/// ```
+/// use esp_at::{Rom, rom};
+/// const HELLO: Rom = rom!(b"AT+GMR");
+/// assert_eq!(HELLO.len(), 6);
+/// assert!(HELLO.eq_bytes(b"AT+GMR"));
+/// assert!(HELLO.is_prefix_of(b"AT+GMR\r\n"));
+/// let mut buf = [0u8; 8];
+/// let n = HELLO.copy_to(&mut buf);
+/// assert_eq!(&buf[..n], b"AT+GMR");
+/// ```
 #[derive(Clone, Copy)]
 pub struct Rom {
     /// On AVR a program-memory address: never dereferenced there, only read with `LPM`.
@@ -198,7 +198,7 @@ impl defmt::Format for Rom {
     }
 }
 
-/// Bytes in program memory on AVR (see [`rom`](mod@crate::rom)): `rom!(b"AT+CWJAP")` is a [`Rom`].
+/// Bytes in program memory on AVR (see [`Rom`]): `rom!(b"AT+CWJAP")` is a [`Rom`].
 /// Usable in constants.
 #[macro_export]
 macro_rules! rom {
@@ -216,7 +216,7 @@ macro_rules! rom {
             }
             a
         };
-        $crate::rom::Rom::from_static(&S)
+        $crate::Rom::from_static(&S)
     }};
 }
 
@@ -224,7 +224,7 @@ macro_rules! rom {
 /// `option_env!` the value would be a string in RAM on AVR.
 ///
 /// ```
-/// let v: Option<esp_at::rom::Rom> = esp_at::rom_env!("ESP_AT_DOC_VARIABLE_THAT_IS_NOT_SET");
+/// let v: Option<esp_at::Rom> = esp_at::rom_env!("ESP_AT_DOC_VARIABLE_THAT_IS_NOT_SET");
 /// assert!(v.is_none());
 /// ```
 #[macro_export]

@@ -10,6 +10,7 @@ use heapless::Vec;
 /// One access point the modem can hear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct AccessPoint {
     /// The SSID's bytes, as broadcast (often UTF-8; not always).
     pub ssid: Vec<u8, 32>,
@@ -25,6 +26,16 @@ pub struct AccessPoint {
 }
 
 impl AccessPoint {
+    /// No access point (empty SSID, 0 dBm, channel 0, open, zero BSSID): what an array for
+    /// [`EspAt::scan`](crate::EspAt::scan) starts as, `[AccessPoint::EMPTY; 8]`.
+    pub const EMPTY: AccessPoint = AccessPoint {
+        ssid: Vec::new(),
+        rssi: 0,
+        channel: 0,
+        encryption: 0,
+        bssid: [0; 6],
+    };
+
     /// The SSID as text, if it is UTF-8.
     pub fn ssid_str(&self) -> Option<&str> {
         core::str::from_utf8(&self.ssid).ok()
@@ -33,6 +44,13 @@ impl AccessPoint {
     /// No password needed.
     pub fn is_open(&self) -> bool {
         self.encryption == 0
+    }
+}
+
+impl Default for AccessPoint {
+    /// [`AccessPoint::EMPTY`].
+    fn default() -> Self {
+        AccessPoint::EMPTY
     }
 }
 

@@ -25,8 +25,22 @@ use std::vec::Vec;
 
 use crate::dialect::Version;
 
-/// How the simulated module behaves.
+/// How the simulated module behaves: [`SimConfig::default`] (ESP-AT 2.2, no network), then
+/// the `with_*` methods (or the public fields).
+///
+/// ```
+/// use esp_at::Version;
+/// use esp_at::sim::SimConfig;
+///
+/// let config = SimConfig::default()
+///     .with_firmware(Version::new(1, 7, 4))
+///     .with_network("home", "password1")
+///     .with_neighbours([("cafe", -70)]);
+/// assert_eq!(config.network, Some(("home".into(), "password1".into())));
+/// assert_eq!(config.neighbours, vec![("cafe".to_string(), -70)]);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SimConfig {
     /// Firmware version reported by `AT+GMR` (1.7.x: NonOS dialect).
     pub firmware: Version,
@@ -60,6 +74,59 @@ impl Default for SimConfig {
             remote_info: false,
             has_cipdinfo: true,
         }
+    }
+}
+
+impl SimConfig {
+    /// With another firmware version.
+    pub fn with_firmware(mut self, firmware: Version) -> Self {
+        self.firmware = firmware;
+        self
+    }
+
+    /// With an access point in the simulated world.
+    pub fn with_network(mut self, ssid: impl Into<String>, password: impl Into<String>) -> Self {
+        self.network = Some((ssid.into(), password.into()));
+        self
+    }
+
+    /// Paced at a baud rate (`None`: instant).
+    pub fn with_baud(mut self, baud: Option<u32>) -> Self {
+        self.baud = baud;
+        self
+    }
+
+    /// With another time `AT+CWJAP` takes.
+    pub fn with_join_delay(mut self, delay: Duration) -> Self {
+        self.join_delay = delay;
+        self
+    }
+
+    /// With another station address.
+    pub fn with_station_ip(mut self, ip: Ipv4Addr) -> Self {
+        self.station_ip = ip;
+        self
+    }
+
+    /// With other access points in range: (SSID, RSSI in dBm).
+    pub fn with_neighbours<S: Into<String>>(
+        mut self,
+        neighbours: impl IntoIterator<Item = (S, i8)>,
+    ) -> Self {
+        self.neighbours = neighbours.into_iter().map(|(s, r)| (s.into(), r)).collect();
+        self
+    }
+
+    /// With `AT+CIPDINFO=1` at power-up, or not.
+    pub fn with_remote_info(mut self, on: bool) -> Self {
+        self.remote_info = on;
+        self
+    }
+
+    /// With or without the `AT+CIPDINFO` command.
+    pub fn with_cipdinfo(mut self, known: bool) -> Self {
+        self.has_cipdinfo = known;
+        self
     }
 }
 
@@ -107,7 +174,24 @@ struct Inner {
     bytes_out: u64,
 }
 
-/// The simulated module's UART.
+/// The simulated module's UART: an `embedded_io` (and `embedded_io_async`) port for either
+/// driver. Its links are real sockets on the host.
+///
+/// ```
+/// use esp_at::sim::{SimConfig, SimModem, StdDelay};
+/// use esp_at::{Config, Error, EspAt};
+///
+/// let modem = SimModem::new(SimConfig::default().with_network("home", "password1"));
+/// let handle = modem.handle(); // faults and inspection
+/// let mut esp = EspAt::new(modem, StdDelay, Config::default());
+/// assert_eq!(esp.join("home", "wrong-password"), Err(Error::Join(esp_at::JoinError::WrongPassword)));
+/// esp.join("home", "password1")?;
+/// handle.reboot(); // a brown-out: links gone, settings lost, boot noise, `ready`
+/// esp.poll()?; // noticed and the module set up again
+/// assert_eq!(esp.stats().reboots, 1);
+/// assert!(handle.commands().iter().any(|c| c == "AT+CIPMUX=1"));
+/// # Ok::<(), Error<core::convert::Infallible>>(())
+/// ```
 #[derive(Clone)]
 pub struct SimModem {
     inner: Arc<Mutex<Inner>>,

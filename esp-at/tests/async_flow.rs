@@ -12,11 +12,11 @@ use esp_at::{Config, Error, JoinError, Transport, Version};
 
 #[test]
 fn async_join_connect_send() {
-    let sim = SimModem::new(SimConfig {
-        firmware: Version::new(2, 2, 0),
-        network: Some(("net".into(), "password1".into())),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(
+        SimConfig::default()
+            .with_firmware(Version::new(2, 2, 0))
+            .with_network("net", "password1"),
+    );
     let mut esp = EspAt::new(sim, StdDelay, Config::default());
     block_on(async {
         assert_eq!(
@@ -45,11 +45,11 @@ fn embedded_nal_async_connect_write_read_and_close_on_drop() {
     use esp_at::nal_async::SharedEspAt;
     use std::io::Write as _;
 
-    let sim = SimModem::new(SimConfig {
-        firmware: Version::new(2, 2, 0),
-        network: Some(("net".into(), "password1".into())),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(
+        SimConfig::default()
+            .with_firmware(Version::new(2, 2, 0))
+            .with_network("net", "password1"),
+    );
     let handle = sim.handle();
     let esp = EspAt::new(sim, StdDelay, Config::default());
     let stack = SharedEspAt::new(esp);
@@ -88,7 +88,15 @@ fn embedded_nal_async_connect_write_read_and_close_on_drop() {
         drop(conn2);
         drop(conn);
         stack.lock().await.local_ip().await.unwrap();
+        let guard = stack.lock().await;
+        assert_eq!(format!("{stack:?}"), "SharedEspAt(<locked>)");
+        drop(guard);
     });
+    let shown = format!("{stack:?}");
+    assert!(
+        shown.starts_with("SharedEspAt(EspAt { config: Config {"),
+        "{shown}"
+    );
     let cmds = handle.commands();
     assert!(
         cmds.iter().any(|c| c.starts_with("AT+CIPCLOSE=")),
@@ -102,11 +110,11 @@ fn embedded_nal_async_udp_round_trip_and_typed_refusals() {
     use esp_at::command::CmdError;
     use esp_at::nal_async::SharedEspAt;
 
-    let sim = SimModem::new(SimConfig {
-        firmware: Version::new(2, 2, 0),
-        network: Some(("net".into(), "password1".into())),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(
+        SimConfig::default()
+            .with_firmware(Version::new(2, 2, 0))
+            .with_network("net", "password1"),
+    );
     let handle = sim.handle();
     let stack = SharedEspAt::new(EspAt::new(sim, StdDelay, Config::default()));
     let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

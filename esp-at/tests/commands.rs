@@ -3,10 +3,12 @@
 
 use esp_at::Version;
 use esp_at::command::basic::FlowControl;
+use esp_at::command::sink::encode;
 use esp_at::command::tcpip::Transport;
 use esp_at::command::wifi::{Encryption, WifiMode};
-use esp_at::command::{Basic, CmdError, Command, TcpIp, Wifi, encode};
+use esp_at::command::{Basic, CmdError, Command, TcpIp, Wifi};
 use esp_at::escape::StrError;
+use std::net::Ipv4Addr;
 
 fn bytes(cmd: impl Into<Command<'static>>, v: Version) -> Result<String, CmdError> {
     let mut buf = [0u8; 300];
@@ -51,11 +53,13 @@ exact! {
     cwsap_v2: Wifi::SoftAp { ssid: "Scale-Setup", password: "setup-pass", channel: 1, encryption: Encryption::Wpa2Psk }, V2 => "AT+CWSAP=\"Scale-Setup\",\"setup-pass\",1,3\r\n";
     cwdhcp_v1: Wifi::Dhcp { station: true, enable: true }, V1 => "AT+CWDHCP_CUR=1,1\r\n";
     cwdhcp_v2: Wifi::Dhcp { station: true, enable: false }, V2 => "AT+CWDHCP=0,1\r\n";
-    cipsta: Wifi::StationIp { ip: [192, 168, 1, 60], gateway: [192, 168, 1, 1], netmask: [255, 255, 255, 0] }, V2 => "AT+CIPSTA=\"192.168.1.60\",\"192.168.1.1\",\"255.255.255.0\"\r\n";
-    cipap_v1: Wifi::SoftApIp { ip: [192, 168, 4, 1], gateway: [192, 168, 4, 1], netmask: [255, 255, 255, 0] }, V1 => "AT+CIPAP_CUR=\"192.168.4.1\",\"192.168.4.1\",\"255.255.255.0\"\r\n";
+    cipsta: Wifi::StationIp { ip: Ipv4Addr::new(192, 168, 1, 60), gateway: Ipv4Addr::new(192, 168, 1, 1), netmask: Ipv4Addr::new(255, 255, 255, 0) }, V2 => "AT+CIPSTA=\"192.168.1.60\",\"192.168.1.1\",\"255.255.255.0\"\r\n";
+    cipap_v1: Wifi::SoftApIp { ip: Ipv4Addr::new(192, 168, 4, 1), gateway: Ipv4Addr::new(192, 168, 4, 1), netmask: Ipv4Addr::new(255, 255, 255, 0) }, V1 => "AT+CIPAP_CUR=\"192.168.4.1\",\"192.168.4.1\",\"255.255.255.0\"\r\n";
     cwstate_v2: Wifi::QueryState, V2 => "AT+CWSTATE?\r\n";
     cwstate_v1: Wifi::QueryState, V1 => "AT+CIPSTATUS\r\n";
     autoconn: Wifi::AutoConnect(false), V2 => "AT+CWAUTOCONN=0\r\n";
+    raw_v2: Command::Raw("AT+CWCOUNTRY?"), V2 => "AT+CWCOUNTRY?\r\n";
+    raw_v1_as_written: Command::Raw("AT+CWJAP_DEF?"), V1 => "AT+CWJAP_DEF?\r\n";
     cipmux: TcpIp::Mux(true), V2 => "AT+CIPMUX=1\r\n";
     cipdinfo: TcpIp::RemoteInfo(false), V1 => "AT+CIPDINFO=0\r\n";
     cipstart_tcp: TcpIp::Start { link: Some(0), transport: Transport::Tcp, host: "192.168.1.10", port: 5001, extra: None }, V2 => "AT+CIPSTART=0,\"TCP\",\"192.168.1.10\",5001\r\n";
@@ -130,6 +134,24 @@ fn parameters_are_validated() {
     );
     assert_eq!(bytes(Basic::SysStore(true), V1), Err(CmdError::Unsupported));
     assert_eq!(bytes(TcpIp::SslSize(2048), V2), Err(CmdError::Unsupported));
+}
+
+#[test]
+fn raw_commands_are_checked() {
+    assert_eq!(
+        bytes(Command::Raw("AT\r\nAT+RST"), V2),
+        Err(CmdError::Param(StrError::ControlChar))
+    );
+    assert_eq!(
+        bytes(Command::Raw("AT+X\n"), V2),
+        Err(CmdError::Param(StrError::ControlChar))
+    );
+    assert_eq!(bytes(Command::Raw("+CWLAP"), V2), Err(CmdError::NotAt));
+    assert_eq!(bytes(Command::Raw(""), V2), Err(CmdError::NotAt));
+    let long: &'static str = Box::leak(format!("AT+{}", "X".repeat(251)).into_boxed_str());
+    assert_eq!(bytes(Command::Raw(long), V2).unwrap().len(), 256);
+    let longer: &'static str = Box::leak(format!("AT+{}", "X".repeat(252)).into_boxed_str());
+    assert_eq!(bytes(Command::Raw(longer), V2), Err(CmdError::TooLong));
 }
 
 #[test]

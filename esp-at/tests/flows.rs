@@ -13,17 +13,15 @@ const SSID: &str = "home,\"net\"\\1";
 const PASS: &str = "pa,ss\"word\\";
 
 fn modem(fw: Version) -> (EspAt<SimModem, StdDelay>, SimHandle) {
-    let sim = SimModem::new(SimConfig {
-        firmware: fw,
-        network: Some((SSID.into(), PASS.into())),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(
+        SimConfig::default()
+            .with_firmware(fw)
+            .with_network(SSID, PASS),
+    );
     let h = sim.handle();
-    let cfg = Config {
-        command_timeout_ms: 500,
-        busy_backoff_ms: 20,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_command_timeout_ms(500)
+        .with_busy_backoff_ms(20);
     (EspAt::new(sim, StdDelay, cfg), h)
 }
 
@@ -68,7 +66,10 @@ fn join_with_special_characters_connect_send_receive_close() {
         esp.join(SSID, PASS).unwrap();
         assert_eq!(h.joined().as_deref(), Some(SSID));
         assert!(esp.wifi_state().got_ip);
-        assert_eq!(esp.local_ip().unwrap(), [192, 168, 1, 50]);
+        assert_eq!(
+            esp.local_ip().unwrap(),
+            std::net::Ipv4Addr::new(192, 168, 1, 50)
+        );
 
         let (listener, port) = server();
         let link = esp.connect(Transport::Tcp, "127.0.0.1", port).unwrap();
@@ -153,6 +154,29 @@ fn reboot_invalidates_links_and_reinitialises() {
 }
 
 #[test]
+fn reboots_count_only_restarts_after_the_first_init() {
+    let (mut esp, h) = modem(Version::new(2, 2, 0));
+    // the module's power-up `ready` is waiting in the UART
+    esp.init().unwrap();
+    assert_eq!(esp.stats().reboots, 0, "the power-up ready is not a reboot");
+    esp.restart().unwrap();
+    assert_eq!(esp.stats().reboots, 1, "an asked-for restart counts");
+    h.reboot();
+    esp.poll().unwrap();
+    assert_eq!(esp.stats().reboots, 2, "an unplanned reboot counts");
+    assert_eq!(h.reboots(), 2, "the simulated module restarted twice");
+}
+
+#[test]
+fn poll_initialises_a_module_that_has_just_started() {
+    let (mut esp, h) = modem(Version::new(2, 2, 0));
+    assert!(h.echo());
+    esp.poll().unwrap();
+    assert!(!h.echo(), "init ran after the power-up ready");
+    assert_eq!(esp.stats().reboots, 0);
+}
+
+#[test]
 fn reboot_in_the_middle_of_a_send() {
     let (mut esp, h) = modem(Version::new(2, 2, 0));
     esp.join(SSID, PASS).unwrap();
@@ -227,7 +251,10 @@ fn garbled_and_injected_bytes_are_survived() {
         matches!(r, Err(Error::Timeout) | Err(Error::Protocol)),
         "{r:?}"
     );
-    assert_eq!(esp.local_ip().unwrap(), [192, 168, 1, 50]);
+    assert_eq!(
+        esp.local_ip().unwrap(),
+        std::net::Ipv4Addr::new(192, 168, 1, 50)
+    );
     assert!(esp.stats().noise_bytes > 0);
 }
 
@@ -235,7 +262,10 @@ fn garbled_and_injected_bytes_are_survived() {
 fn udp_and_dns() {
     let (mut esp, _h) = modem(Version::new(2, 2, 0));
     esp.join(SSID, PASS).unwrap();
-    assert_eq!(esp.resolve("localhost").unwrap(), [127, 0, 0, 1]);
+    assert_eq!(
+        esp.resolve("localhost").unwrap(),
+        std::net::Ipv4Addr::LOCALHOST
+    );
     assert_eq!(esp.resolve("no.such.host"), Err(Error::Dns));
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
@@ -283,14 +313,7 @@ fn silent_modem_times_out() {
     let sim = SimModem::new(SimConfig::default());
     let h = sim.handle();
     h.drop_bytes(u32::MAX);
-    let mut esp = EspAt::new(
-        sim,
-        StdDelay,
-        Config {
-            command_timeout_ms: 50,
-            ..Config::default()
-        },
-    );
+    let mut esp = EspAt::new(sim, StdDelay, Config::default().with_command_timeout_ms(50));
     let t = std::time::Instant::now();
     assert_eq!(esp.init(), Err(Error::Timeout));
     assert!(t.elapsed() < Duration::from_secs(2));

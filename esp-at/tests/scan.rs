@@ -57,22 +57,16 @@ fn malformed_lines_are_not_access_points() {
 }
 
 fn modem(fw: Version, neighbours: &[(&str, i8)]) -> EspAt<SimModem, StdDelay> {
-    let sim = SimModem::new(SimConfig {
-        firmware: fw,
-        network: Some(("home,\"net\"".into(), "password1".into())),
-        neighbours: neighbours
-            .iter()
-            .map(|(s, r)| (s.to_string(), *r))
-            .collect(),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(
+        SimConfig::default()
+            .with_firmware(fw)
+            .with_network("home,\"net\"", "password1")
+            .with_neighbours(neighbours.iter().copied()),
+    );
     EspAt::new(
         sim,
         StdDelay,
-        Config {
-            command_timeout_ms: 500,
-            ..Config::default()
-        },
+        Config::default().with_command_timeout_ms(500),
     )
 }
 
@@ -88,13 +82,7 @@ fn scan_keeps_the_strongest_in_order_in_both_dialects() {
                 ("cafe", -75),
             ],
         );
-        let mut out: [AccessPoint; 3] = core::array::from_fn(|_| AccessPoint {
-            ssid: heapless::Vec::new(),
-            rssi: 0,
-            channel: 0,
-            encryption: 0,
-            bssid: [0; 6],
-        });
+        let mut out = [AccessPoint::EMPTY; 3];
         let heard = esp.scan(&mut out).unwrap();
         assert_eq!(heard, 5, "{fw:?}");
         let got: Vec<(String, i8)> = out
@@ -110,7 +98,26 @@ fn scan_keeps_the_strongest_in_order_in_both_dialects() {
             ],
             "{fw:?}"
         );
+        // the same into a heapless::Vec: the strongest that fit, the count of all heard
+        let mut list = heapless::Vec::<AccessPoint, 2>::new();
+        list.push(AccessPoint::default()).unwrap();
+        assert_eq!(esp.scan_into(&mut list).unwrap(), 5, "{fw:?}");
+        let got: Vec<i8> = list.iter().map(|a| a.rssi).collect();
+        assert_eq!(got, [-40, -52], "{fw:?}");
+        let mut roomy = heapless::Vec::<AccessPoint, 8>::new();
+        assert_eq!(esp.scan_into(&mut roomy).unwrap(), 5, "{fw:?}");
+        assert_eq!(roomy.len(), 5, "{fw:?}");
+        assert_eq!(roomy[4].rssi, -90, "{fw:?}");
     }
+}
+
+#[test]
+fn an_empty_access_point_is_the_default() {
+    let ap = AccessPoint::default();
+    assert_eq!(ap, AccessPoint::EMPTY);
+    assert!(ap.ssid.is_empty());
+    assert!(ap.is_open());
+    assert_eq!(ap.ssid_str(), Some(""));
 }
 
 #[test]

@@ -24,10 +24,7 @@ impl log::Log for Capture {
 fn the_at_traffic_is_traced() {
     log::set_logger(&Capture).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
-    let sim = SimModem::new(SimConfig {
-        firmware: Version::new(2, 2, 0),
-        ..SimConfig::default()
-    });
+    let sim = SimModem::new(SimConfig::default().with_firmware(Version::new(2, 2, 0)));
     let mut esp = EspAt::new(sim, StdDelay, Config::default());
     esp.init().unwrap();
     let lines = LINES.lock().unwrap().clone();

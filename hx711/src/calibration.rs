@@ -9,6 +9,7 @@ use crate::mode::Channel;
 
 /// Why a calibration could not be computed or loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CalibrationError {
     /// The reference readings are equal (or the known mass reading equals the offset): the
@@ -16,7 +17,8 @@ pub enum CalibrationError {
     NoSignal,
     /// The known mass must be non-zero.
     ZeroMass,
-    /// The scale factor does not fit the fixed-point format (more than 2^31 units per count).
+    /// The scale factor does not fit the fixed-point format: more than 2^31 units per count,
+    /// a zero multiplier, or a shift over [`Calibration::MAX_SHIFT`].
     OutOfRange,
     /// Stored bytes are shorter than [`Calibration::ENCODED_LEN`].
     Truncated,
@@ -49,15 +51,31 @@ impl core::fmt::Display for CalibrationError {
 impl core::error::Error for CalibrationError {}
 
 /// Offset (raw code at zero load) and scale (units per count as `mul / 2^shift`).
+///
+/// The fields are private: every constructor checks them (a non-zero multiplier, a shift of at
+/// most [`MAX_SHIFT`](Self::MAX_SHIFT)), so no conversion can overflow or panic.
+///
+/// ```
+/// use avia_hx711::{Calibration, CalibrationError};
+///
+/// // tare read 8 000, a 200 g weight read 8 000 + 160 × 200
+/// let cal = Calibration::from_known_mass(8_000, 8_000 + 160 * 200, 200)?;
+/// assert_eq!(cal.offset(), 8_000);
+/// assert_eq!(cal.to_units(8_000 + 160 * 750), 750);
+/// assert_eq!(cal.to_raw(750), 8_000 + 160 * 750);
+///
+/// // the three numbers, as stored elsewhere, are checked like stored bytes
+/// let same = Calibration::from_parts(cal.offset(), cal.mul(), cal.shift())?;
+/// assert_eq!(same, cal);
+/// assert_eq!(Calibration::from_parts(0, 1, 70), Err(CalibrationError::OutOfRange));
+/// # Ok::<(), CalibrationError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Calibration {
-    /// Raw code at zero load (from a tare).
-    pub offset: i32,
-    /// Scale numerator.
-    pub mul: i32,
-    /// Scale shift: units = (raw − offset) · mul / 2^shift.
-    pub shift: u8,
+    offset: i32,
+    mul: i32,
+    shift: u8,
 }
 
 impl Default for Calibration {
@@ -77,6 +95,26 @@ const VERSION: u8 = 1;
 impl Calibration {
     /// Bytes used by [`to_bytes`](Self::to_bytes).
     pub const ENCODED_LEN: usize = 14;
+
+    /// The largest shift a calibration may have: the rounding term `2^(shift - 1)` and the
+    /// product `(raw − offset) · mul` stay inside an `i64`.
+    pub const MAX_SHIFT: u8 = 62;
+
+    /// Raw code at zero load (from a tare).
+    pub const fn offset(&self) -> i32 {
+        self.offset
+    }
+
+    /// Scale numerator (never zero).
+    pub const fn mul(&self) -> i32 {
+        self.mul
+    }
+
+    /// Scale shift: units = (raw − offset) · mul / 2^shift (at most
+    /// [`MAX_SHIFT`](Self::MAX_SHIFT)).
+    pub const fn shift(&self) -> u8 {
+        self.shift
+    }
 
     /// From an offset and a scale in counts per unit (the Arduino libraries' `set_scale`
     /// divider, e.g. 160 counts per gram).
@@ -162,10 +200,10 @@ impl Calibration {
         delta * self.mul as f32 / (1u64 << self.shift) as f32
     }
 
-    /// Units back to a raw code (for thresholds in counts).
+    /// Units back to a raw code (for thresholds in counts), saturated to the `i32` range.
     pub fn to_raw(&self, units: i32) -> i32 {
-        let v =
-            div_round(i64::from(units) << self.shift, i64::from(self.mul)) + i64::from(self.offset);
+        let scaled = i64::from(units).saturating_mul(1i64 << self.shift.min(Self::MAX_SHIFT));
+        let v = div_round(scaled, i64::from(self.mul)).saturating_add(i64::from(self.offset));
         v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
 
@@ -213,10 +251,12 @@ impl Calibration {
         )
     }
 
-    /// A calibration from its three numbers (as stored elsewhere): `OutOfRange` for a zero
-    /// multiplier or a shift over 62, which no constructor makes.
-    pub fn from_parts(offset: i32, mul: i32, shift: u8) -> Result<Self, CalibrationError> {
-        if shift > 62 || mul == 0 {
+    /// A calibration from its three numbers (as stored elsewhere, or read back with
+    /// [`offset`](Self::offset), [`mul`](Self::mul) and [`shift`](Self::shift)):
+    /// [`CalibrationError::OutOfRange`] for a zero multiplier or a shift over
+    /// [`MAX_SHIFT`](Self::MAX_SHIFT), which no other constructor makes.
+    pub const fn from_parts(offset: i32, mul: i32, shift: u8) -> Result<Self, CalibrationError> {
+        if shift > Self::MAX_SHIFT || mul == 0 {
             return Err(CalibrationError::OutOfRange);
         }
         Ok(Calibration { offset, mul, shift })

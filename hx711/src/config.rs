@@ -73,6 +73,7 @@ pub struct Timing {
 /// Why a [`Timing`] was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum TimingError {
     /// T1 (DOUT falling edge to first PD_SCK rising edge) below 100 ns.
     T1TooShort,
@@ -160,6 +161,7 @@ impl Default for Timing {
 /// `4194303` ... garbage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Protection {
     /// One critical section per pulse (high phase and DOUT sample): interrupts wait at most
     /// T3 + T4 ≈ 2 µs. The default: safe for the HX711 and kind to other interrupt handlers.
@@ -175,6 +177,7 @@ pub enum Protection {
 /// What a blocking or async read does with samples taken before the chip settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SettlePolicy {
     /// Read and discard unsettled conversions until a settled one arrives (each read still
     /// has its own deadline).
@@ -187,6 +190,7 @@ pub enum SettlePolicy {
 /// Datasheet revision the chip follows on power-down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Revision {
     /// V1.0: after reset or power-down the input is channel A, gain 128.
     V1,
@@ -195,9 +199,23 @@ pub enum Revision {
     V2,
 }
 
-/// Driver configuration.
+/// Driver configuration: [`Config::new`] for a data rate, then the `with_*` methods (or the
+/// public fields) for the rest.
+///
+/// ```
+/// use avia_hx711::{Config, Protection, Rate, SettlePolicy};
+///
+/// let config = Config::new(Rate::Sps80)
+///     .with_protection(Protection::PerFrame)
+///     .with_settle(SettlePolicy::Flag)
+///     .with_ready_timeout_us(Some(50_000));
+/// assert_eq!(config.ready_timeout(), 50_000);
+/// // the default deadline: three conversion periods
+/// assert_eq!(Config::new(Rate::Sps10).ready_timeout(), 300_000);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Config {
     /// Data rate the board is wired for.
     pub rate: Rate,
@@ -231,6 +249,48 @@ impl Config {
             poll_interval_us: 500,
             power_down_margin_us: 20,
         }
+    }
+
+    /// With another clock timing.
+    pub const fn with_timing(mut self, timing: Timing) -> Config {
+        self.timing = timing;
+        self
+    }
+
+    /// With another interrupt protection of the clock pulses.
+    pub const fn with_protection(mut self, protection: Protection) -> Config {
+        self.protection = protection;
+        self
+    }
+
+    /// With another policy for unsettled samples.
+    pub const fn with_settle(mut self, settle: SettlePolicy) -> Config {
+        self.settle = settle;
+        self
+    }
+
+    /// With another chip revision.
+    pub const fn with_revision(mut self, revision: Revision) -> Config {
+        self.revision = revision;
+        self
+    }
+
+    /// With another ready deadline in µs (`None`: three conversion periods).
+    pub const fn with_ready_timeout_us(mut self, timeout_us: Option<u32>) -> Config {
+        self.ready_timeout_us = timeout_us;
+        self
+    }
+
+    /// With another `DOUT` polling interval in µs.
+    pub const fn with_poll_interval_us(mut self, interval_us: u32) -> Config {
+        self.poll_interval_us = interval_us;
+        self
+    }
+
+    /// With another margin over the 60 µs power-down threshold in µs.
+    pub const fn with_power_down_margin_us(mut self, margin_us: u32) -> Config {
+        self.power_down_margin_us = margin_us;
+        self
     }
 
     /// The effective ready deadline in µs.

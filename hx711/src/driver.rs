@@ -41,6 +41,34 @@ pub(crate) type Res<T, DOUT, SCK> = Result<
 /// HX711 driver over a `DOUT` input, a `PD_SCK` output and a delay.
 ///
 /// `new` performs no I/O; see the crate documentation for the read model.
+///
+/// ```
+/// use avia_hx711::{Config, Error, Hx711, Mode, Rate, nb, sim::Hx711Sim};
+///
+/// // On a board: `Hx711::new(dout_pin, pd_sck_pin, delay, config)`; here the simulated chip.
+/// let sim = Hx711Sim::new(Rate::Sps80);
+/// let (dout, pd_sck, delay) = sim.pins();
+/// let mut hx = Hx711::new(dout, pd_sck, delay, Config::new(Rate::Sps80));
+/// sim.set_constant(-1_234);
+///
+/// // blocking: waits for DOUT with a deadline, skips the conversions before settling
+/// let sample = hx.read()?;
+/// assert_eq!((sample.raw, sample.mode, sample.settled), (-1_234, Some(Mode::A128), true));
+///
+/// // non-blocking: `WouldBlock` until the next conversion is ready
+/// assert!(matches!(hx.try_read(), Err(nb::Error::WouldBlock)));
+/// sim.advance(12_500_000); // one conversion period at 80 SPS, in ns
+/// assert_eq!(nb::block!(hx.try_read())?.raw, -1_234);
+///
+/// // a read of a powered-down chip is a typed error, not a hang
+/// hx.power_down()?;
+/// assert_eq!(hx.read(), Err(Error::PoweredDown));
+///
+/// // the driver's state, without asking `Debug` of the pins
+/// assert!(format!("{hx:?}").starts_with("Hx711 { config: Config { rate: Sps80"));
+/// let (_dout, _pd_sck, _delay, _no_clock) = hx.release();
+/// # Ok::<(), Error<core::convert::Infallible, core::convert::Infallible>>(())
+/// ```
 pub struct Hx711<DOUT, SCK, D, C = NoClock> {
     pub(crate) dout: DOUT,
     pub(crate) sck: SCK,
@@ -54,6 +82,20 @@ pub struct Hx711<DOUT, SCK, D, C = NoClock> {
     /// How many upcoming conversions are still unsettled.
     pub(crate) unsettled: u8,
     pub(crate) powered_down: bool,
+}
+
+/// The driver's state (configuration, modes, settling); the pins, the delay and the clock are
+/// left out, so no `Debug` bound is asked of them.
+impl<DOUT, SCK, D, C> core::fmt::Debug for Hx711<DOUT, SCK, D, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hx711")
+            .field("config", &self.config)
+            .field("current", &self.current)
+            .field("target", &self.target)
+            .field("unsettled", &self.unsettled)
+            .field("powered_down", &self.powered_down)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<DOUT, SCK, D> Hx711<DOUT, SCK, D, NoClock>

@@ -7,6 +7,7 @@ use core::fmt;
 /// Generic over the error types of the two pins, which need not be the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error<EIN, EOUT> {
     /// Reading `DOUT` failed.
     Input(EIN),

@@ -5,7 +5,7 @@
 //! nothing but `i32` samples; `scale-node` builds its readings on them.
 
 /// Sort a small slice in place (insertion sort: no allocation, tiny code, fine for N ≤ 32).
-pub fn sort_small(values: &mut [i32]) {
+fn sort_small(values: &mut [i32]) {
     for i in 1..values.len() {
         let mut j = i;
         while j > 0 && values[j - 1] > values[j] {

@@ -12,7 +12,12 @@ pub mod config;
 mod driver;
 mod error;
 pub mod filter;
+// division helpers for 16-bit targets, shared with scale-node through `__internal`
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
 pub mod math;
+#[cfg(not(feature = "__internal"))]
+mod math;
 mod mode;
 mod sample;
 #[cfg(feature = "sim")]
@@ -23,4 +28,6 @@ pub use config::{Config, Protection, Rate, Revision, SettlePolicy, Timing, Timin
 pub use driver::{Clock, Hx711, NoClock};
 pub use error::Error;
 pub use mode::{Channel, Gain, Mode};
+/// The `nb` crate of [`Hx711::try_read`]'s result.
+pub use nb;
 pub use sample::{MAX_RAW, MIN_RAW, Sample, Saturation, decode};

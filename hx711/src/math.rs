@@ -3,7 +3,11 @@
 //! On 8- and 16-bit targets (AVR, MSP430) `i64 / i64` links a 2.8 KB library routine; a
 //! reading never divides, but computing a calibration does. These helpers divide by shifts and
 //! subtractions there (about 100 bytes of code, 64 steps) and use the native division
-//! everywhere else. Used by [`Calibration`](crate::Calibration), the filters and `scale-node`.
+//! everywhere else. Used by [`Calibration`](crate::Calibration), the filters and `scale-node`
+//! (through the feature `__internal`, which makes this module public with no semver guarantee).
+
+// some helpers serve only scale-node
+#![cfg_attr(not(feature = "__internal"), allow(dead_code))]
 
 /// `(n / d, n % d)`; `d` = 0 gives `(u64::MAX, n)`.
 pub const fn div_rem_u64(n: u64, d: u64) -> (u64, u64) {
@@ -94,13 +98,6 @@ pub fn div_trunc_i64(num: i64, den: i64) -> i64 {
 /// `x * k` saturated at `u32::MAX`, by one comparison with a constant `k` (`u32::MAX / k` folds
 /// away; with a variable `k` it is a division): `u32::saturating_mul` checks the
 /// product for overflow, which on 8- and 16-bit targets (AVR) is a 64-bit multiplication.
-///
-/// ```
-/// use avia_hx711::math::saturating_mul_u32;
-/// assert_eq!(saturating_mul_u32(100_000, 4), 400_000);
-/// assert_eq!(saturating_mul_u32(u32::MAX / 3 + 1, 3), u32::MAX);
-/// assert_eq!(saturating_mul_u32(7, 0), 0);
-/// ```
 pub const fn saturating_mul_u32(x: u32, k: u32) -> u32 {
     if k != 0 && x > u32::MAX / k {
         u32::MAX
@@ -168,6 +165,14 @@ mod tests {
         assert_eq!(div_round_i64(7, -2), -4);
         assert_eq!(div_floor_i64(-7, 2), -4);
         assert_eq!(div_floor_i64(7, 2), 3);
+    }
+
+    #[test]
+    fn saturating_product_by_a_constant() {
+        assert_eq!(saturating_mul_u32(100_000, 4), 400_000);
+        assert_eq!(saturating_mul_u32(u32::MAX / 3 + 1, 3), u32::MAX);
+        assert_eq!(saturating_mul_u32(u32::MAX / 3, 3), u32::MAX / 3 * 3);
+        assert_eq!(saturating_mul_u32(7, 0), 0);
     }
 
     trait FloorRef {

@@ -26,6 +26,7 @@ use crate::sample::{MAX_RAW, MIN_RAW};
 
 /// A hardware fault of the simulated board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Fault {
     /// A working chip.
     #[default]
@@ -38,6 +39,7 @@ pub enum Fault {
 
 /// Counters the simulator keeps about how it was driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Completed conversions.
     pub conversions: u64,
@@ -242,6 +244,30 @@ impl State {
 }
 
 /// The simulated chip. Cloning shares the same chip.
+///
+/// Its pins and delay run on a virtual clock: a read that waits advances it, so a test of
+/// seconds of conversions takes microseconds.
+///
+/// ```
+/// use avia_hx711::sim::{Fault, Hx711Sim};
+/// use avia_hx711::{Config, Error, Hx711, Mode, Rate};
+///
+/// let sim = Hx711Sim::new(Rate::Sps10);
+/// let (dout, pd_sck, delay) = sim.pins();
+/// let mut hx = Hx711::new(dout, pd_sck, delay, Config::new(Rate::Sps10));
+/// // the input as a function of time (ns) and the selected mode: a ramp on channel A
+/// sim.set_load(|t_ns, mode| if mode == Mode::A128 { (t_ns / 1_000_000) as i64 } else { 0 });
+/// let first = hx.read()?.raw;
+/// let second = hx.read()?.raw;
+/// assert_eq!(second - first, 100); // 100 ms later at 10 SPS
+/// assert!(sim.now_ns() >= 500_000_000); // 400 ms of settling went by, virtually
+///
+/// // hardware faults
+/// sim.set_fault(Fault::DoutStuckHigh);
+/// assert_eq!(hx.read(), Err(Error::Timeout));
+/// assert_eq!(sim.stats().bad_frames, 0);
+/// # Ok::<(), Error<core::convert::Infallible, core::convert::Infallible>>(())
+/// ```
 #[derive(Clone)]
 pub struct Hx711Sim {
     state: Arc<Mutex<State>>,

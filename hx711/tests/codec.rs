@@ -28,16 +28,49 @@ proptest! {
 
     #[test]
     fn calibration_bytes_round_trip(offset in any::<i32>(), mul in any::<i32>().prop_filter("nonzero", |m| *m != 0), shift in 0u8..=62) {
-        let c = Calibration { offset, mul, shift };
+        let c = Calibration::from_parts(offset, mul, shift).unwrap();
+        prop_assert_eq!((c.offset(), c.mul(), c.shift()), (offset, mul, shift));
         prop_assert_eq!(Calibration::from_bytes(&c.to_bytes()).unwrap(), c);
     }
 
     #[test]
     fn any_flipped_bit_is_caught(offset in any::<i32>(), bit in 0usize..(14 * 8)) {
-        let c = Calibration { offset, mul: 12345, shift: 16 };
+        let c = Calibration::from_parts(offset, 12345, 16).unwrap();
         let mut b = c.to_bytes();
         b[bit / 8] ^= 1 << (bit % 8);
         prop_assert!(Calibration::from_bytes(&b).is_err());
+    }
+
+    #[test]
+    fn from_parts_refuses_what_could_overflow(offset in any::<i32>(), mul in any::<i32>(), shift in any::<u8>()) {
+        let r = Calibration::from_parts(offset, mul, shift);
+        prop_assert_eq!(r.is_ok(), mul != 0 && shift <= Calibration::MAX_SHIFT);
+        if r.is_err() {
+            prop_assert_eq!(r, Err(CalibrationError::OutOfRange));
+        }
+    }
+
+    #[test]
+    fn every_checked_calibration_converts_without_overflow(
+        offset in any::<i32>(),
+        mul in any::<i32>().prop_filter("nonzero", |m| *m != 0),
+        shift in 0u8..=Calibration::MAX_SHIFT,
+        raw in any::<i32>(),
+        units in any::<i32>(),
+    ) {
+        let c = Calibration::from_parts(offset, mul, shift).unwrap();
+        // the exact quotient, rounded half up, saturated: the integer conversion agrees
+        let exact = ((i128::from(raw) - i128::from(offset)) * i128::from(mul)
+            + if shift == 0 { 0 } else { 1i128 << (shift - 1) })
+            >> shift;
+        let saturated = exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        let expected = saturated.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+        // the product saturates in 64 bits first: only beyond 2^63 may the two differ
+        if exact == saturated && ((i128::from(raw) - i128::from(offset)) * i128::from(mul)).abs() < (1i128 << 62) {
+            prop_assert_eq!(c.to_units(raw), expected);
+        }
+        let _ = c.to_units_f32(raw);
+        let _ = c.to_raw(units);
     }
 
     #[test]
@@ -82,7 +115,10 @@ fn calibration_errors() {
     );
     // the three numbers, checked as a stored calibration is
     let c = Calibration::from_known_mass(8_000, 8_000 + 160 * 100, 10_000).unwrap();
-    assert_eq!(Calibration::from_parts(c.offset, c.mul, c.shift), Ok(c));
+    assert_eq!(
+        Calibration::from_parts(c.offset(), c.mul(), c.shift()),
+        Ok(c)
+    );
     assert_eq!(
         Calibration::from_parts(0, 0, 10),
         Err(CalibrationError::OutOfRange)
@@ -91,7 +127,19 @@ fn calibration_errors() {
         Calibration::from_parts(0, 1, 63),
         Err(CalibrationError::OutOfRange)
     );
+    assert_eq!(
+        Calibration::from_parts(0, 1, 70),
+        Err(CalibrationError::OutOfRange)
+    );
     assert!(Calibration::from_parts(0, 1, 62).is_ok());
+    // the extremes convert and saturate instead of overflowing
+    let steep = Calibration::from_parts(i32::MIN, i32::MIN, 0).unwrap();
+    assert_eq!(steep.to_units(i32::MAX), i32::MIN);
+    assert_eq!(steep.to_raw(i32::MAX), i32::MIN);
+    let flat = Calibration::from_parts(0, 1, Calibration::MAX_SHIFT).unwrap();
+    assert_eq!(flat.to_units(i32::MAX), 0);
+    assert_eq!(flat.to_raw(1), i32::MAX);
+    assert_eq!(flat.to_raw(-1), i32::MIN);
 }
 
 #[test]
@@ -99,7 +147,7 @@ fn two_point_calibration_derives_the_offset() {
     // 160 counts/g, zero at 8000
     let cal =
         Calibration::from_two_points((8000 + 160 * 100, 100), (8000 + 160 * 500, 500)).unwrap();
-    assert_eq!(cal.offset, 8000);
+    assert_eq!(cal.offset(), 8000);
     assert_eq!(cal.to_units(8000 + 160 * 250), 250);
     assert_eq!(cal.to_raw(250), 8000 + 160 * 250);
     // the article's scale: set_scale(160.f)

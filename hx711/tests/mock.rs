@@ -194,3 +194,40 @@ fn per_bit_and_per_frame_protection_clock_the_same_bits() {
         sck_pin.done();
     }
 }
+
+/// A pin with no `Debug` of its own, as many HAL pins are.
+struct Quiet;
+impl embedded_hal::digital::ErrorType for Quiet {
+    type Error = core::convert::Infallible;
+}
+impl embedded_hal::digital::InputPin for Quiet {
+    fn is_high(&mut self) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+    fn is_low(&mut self) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+}
+impl embedded_hal::digital::OutputPin for Quiet {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_driver_debugs_without_asking_it_of_the_pins() {
+    let hx = Hx711::new(Quiet, Quiet, NoopDelay::new(), config());
+    let shown = format!("{hx:?}");
+    assert!(
+        shown.starts_with("Hx711 { config: Config { rate: Sps80"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("current: None, target: A128, unsettled: 4"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("powered_down: false, .. }"), "{shown}");
+}

@@ -280,10 +280,10 @@ fn repeated_tare_rezeroes() {
     sim.set_constant(5_000);
     let mut cal = Calibration::from_counts_per_unit(0, 100).unwrap();
     cal.set_offset(hx.tare::<5>().unwrap());
-    assert_eq!(cal.offset, 5_000);
+    assert_eq!(cal.offset(), 5_000);
     sim.set_constant(8_000);
     cal.set_offset(hx.tare::<5>().unwrap());
-    assert_eq!(cal.offset, 8_000);
+    assert_eq!(cal.offset(), 8_000);
     assert_eq!(cal.to_units(hx.read().unwrap().raw), 0);
 }
 

@@ -4,7 +4,7 @@
 use avia_hx711::Calibration;
 use avia_hx711::calibration::crc16_update;
 use embedded_storage::{ReadStorage, Storage};
-use esp_at::rom::Rom;
+use esp_at::Rom;
 use heapless::String;
 
 use crate::fmt::LineBuf;
@@ -23,6 +23,35 @@ const END: u8 = 0xFF;
 const CAL_ENTRY: u8 = 14;
 
 /// Everything the node needs to run.
+///
+/// Deliberately exhaustive: every field is a field of the stored record
+/// ([`to_bytes`](Self::to_bytes)), so a new one changes the record format, a breaking release
+/// either way; firmware and tests build one with a struct literal and `..NodeConfig::default()`.
+/// Setup mode and [`build_settings!`](crate::build_settings) set fields by key through
+/// [`set`](Self::set), which validates each value.
+///
+/// ```
+/// use scale_node::{NodeConfig, telemetry::Format};
+///
+/// let mut config = NodeConfig {
+///     port: 5001,
+///     interval_ms: 30_000,
+///     format: Format::Extended,
+///     ..NodeConfig::default()
+/// };
+/// config.set(b"ssid", b"home").map_err(|e| e.to_string())?;
+/// config.set(b"host", b"192.168.1.10").map_err(|e| e.to_string())?;
+/// config.set(b"sensor", b"Scale.Kitchen").map_err(|e| e.to_string())?;
+/// config.set(b"samples", b"0").unwrap_err(); // 1-32
+/// config.validate().map_err(|e| e.to_string())?;
+/// assert_eq!(config.ssid.as_str(), "home");
+///
+/// // the stored record (CRC-protected) and back
+/// let mut bytes = [0u8; scale_node::config::CONFIG_MAX];
+/// let n = config.to_bytes(&mut bytes);
+/// assert_eq!(NodeConfig::from_bytes(&bytes[..n]), Ok(config));
+/// # Ok::<(), String>(())
+/// ```
 // In declaration order (`repr(C)`), numbers first and strings last: an AVR reaches the first 64
 // bytes of a structure with one instruction and pays three more beyond them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +111,7 @@ impl Default for NodeConfig {
 /// Why stored bytes are not a configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum LoadError {
     /// Nothing stored (erased memory, other data).
     Empty,
@@ -210,9 +240,9 @@ impl NodeConfig {
             13 if self.format == Format::Classic => v.push_rom(rom!(b"classic")),
             CAL_ENTRY => {
                 let c = &self.calibration;
-                v.push(&c.offset.to_le_bytes())
-                    .push(&c.mul.to_le_bytes())
-                    .push(&[c.shift, u8::from(self.calibrated)])
+                v.push(&c.offset().to_le_bytes())
+                    .push(&c.mul().to_le_bytes())
+                    .push(&[c.shift(), u8::from(self.calibrated)])
             }
             _ => return false,
         };
@@ -364,7 +394,7 @@ impl NodeConfig {
     /// .unwrap();
     /// assert_eq!(cfg.port, 5001);
     /// assert!(!cfg.calibrated, "no offset: tared at boot");
-    /// // the messages are `esp_at::rom::Rom`: in program memory on AVR
+    /// // the messages are `esp_at::Rom`: in program memory on AVR
     /// let err = NodeConfig::from_settings(&[("ssid", Some("Lab")), ("port", Some("0"))]);
     /// assert_eq!(err.unwrap_err(), "port: 1-65535");
     /// ```
@@ -459,6 +489,7 @@ fn check_sensor(s: &str) -> Result<(), Rom> {
 
 /// The answer to one setup line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SetupReply {
     /// Accepted into the draft.
     Ok,
@@ -592,7 +623,7 @@ impl NodeConfig {
             }
             7 /* cal_offset */ => match parse_i32(value) {
                 Some(v) => {
-                    d.calibration.offset = v;
+                    d.calibration.set_offset(v);
                     d.calibrated = true;
                     Ok(())
                 }
@@ -601,7 +632,7 @@ impl NodeConfig {
             // counts per gram, up to two decimals (the Arduino libraries' set_scale factor)
             8 /* cal_counts_per_gram */ => match parse_centi(value).filter(|&v| v != 0) {
                 Some(cpg_x100) => {
-                    let off = d.calibration.offset;
+                    let off = d.calibration.offset();
                     match Calibration::from_known_mass(off, off.saturating_add(cpg_x100), 10_000) {
                         Ok(c) => {
                             // the offset stays as it is: without `cal_offset` or a `tare`,

@@ -1,7 +1,7 @@
 //! Integer formatting into byte buffers: no `core::fmt`, no floating point (an 8-bit AVR keeps
 //! every constant in RAM and pays dearly for both).
 
-use esp_at::rom::Rom;
+use esp_at::Rom;
 
 /// A fixed-capacity byte buffer that refuses to overflow.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ impl<const N: usize> LineBuf<N> {
 }
 
 /// Parse a decimal with up to two fraction digits into hundredths (`"12.5"` → 1250).
-pub fn parse_centi(s: &[u8]) -> Option<i32> {
+pub(crate) fn parse_centi(s: &[u8]) -> Option<i32> {
     let (neg, s) = match s.first() {
         Some(b'-') => (true, s.get(1..)?),
         _ => (false, s),
@@ -123,7 +123,7 @@ pub fn parse_centi(s: &[u8]) -> Option<i32> {
 }
 
 /// Parse an unsigned decimal integer (no sign, no spaces, at most 9 digits).
-pub fn parse_u32(s: &[u8]) -> Option<u32> {
+pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 9 {
         return None;
     }
@@ -137,11 +137,44 @@ pub fn parse_u32(s: &[u8]) -> Option<u32> {
 }
 
 /// Parse a signed decimal integer.
-pub fn parse_i32(s: &[u8]) -> Option<i32> {
+pub(crate) fn parse_i32(s: &[u8]) -> Option<i32> {
     match s.first() {
         Some(b'-') => parse_u32(s.get(1..)?)
             .and_then(|v| i32::try_from(v).ok())
             .map(|v| -v),
         _ => parse_u32(s).and_then(|v| i32::try_from(v).ok()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{LineBuf, parse_centi, parse_i32, parse_u32};
+    use proptest::prelude::*;
+
+    #[test]
+    fn decimals_parse() {
+        assert_eq!(parse_centi(b"12.5"), Some(1250));
+        assert_eq!(parse_centi(b"-0.05"), Some(-5));
+        assert_eq!(parse_centi(b"7"), Some(700));
+        assert_eq!(parse_centi(b"1.234"), None);
+        assert_eq!(parse_centi(b"x"), None);
+        // every value formats to text that parses back, the most negative too
+        assert_eq!(parse_centi(b"-21474836.48"), Some(i32::MIN));
+        assert_eq!(parse_centi(b"21474836.48"), None);
+        assert_eq!(parse_u32(b"123456789"), Some(123_456_789));
+        assert_eq!(parse_u32(b"1234567890"), None);
+        assert_eq!(parse_u32(b""), None);
+        assert_eq!(parse_i32(b"-42"), Some(-42));
+        assert_eq!(parse_i32(b"-"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn centi_round_trip(v in -2_000_000_000i32..2_000_000_000) {
+            let mut b: LineBuf<32> = LineBuf::new();
+            b.push_centi(v);
+            prop_assert_eq!(parse_centi(b.as_bytes()), Some(v));
+        }
     }
 }

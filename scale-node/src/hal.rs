@@ -115,6 +115,7 @@ where
 /// How an uplink failure should be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Fault {
     /// The Wi-Fi join was refused (wrong password, AP not found ...): retry later.
     Join,

@@ -6,6 +6,7 @@ use embedded_hal::digital::OutputPin;
 /// A blink code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum BlinkCode {
     /// Five quick blinks (100 ms): connected and streaming.
     Ready,

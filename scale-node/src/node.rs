@@ -14,7 +14,7 @@ use crate::led::{BlinkCode, Blinker};
 use crate::telemetry::{
     AckParser, BadReply, Kind, MAX_LINE, Prng, Reading, StatusClass, flags, format_line,
 };
-use esp_at::rom::Rom;
+use esp_at::Rom;
 
 /// Supervisor and measurement settings that are not part of the provisioned configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,7 @@ pub enum State {
 /// Something that happened, for logs and displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum NodeEvent {
     /// Setup mode is running.
     SetupStarted,
@@ -138,6 +139,7 @@ pub enum NodeEvent {
 /// Counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct NodeStats {
     /// Readings taken.
     pub readings: u32,
@@ -764,14 +766,7 @@ macro_rules! waiting_steps {
     #[cfg(feature = "scan")]
     #[inline(never)] // one copy: keeps small targets (AVR) small
     $($async_kw)? fn $scan_command(&mut self, out: &mut LineBuf<MAX_LINE>) -> SetupReply {
-        let mut aps: [esp_at::AccessPoint; SCAN_MAX] =
-            core::array::from_fn(|_| esp_at::AccessPoint {
-                ssid: heapless::Vec::new(),
-                rssi: 0,
-                channel: 0,
-                encryption: 0,
-                bssid: [0; 6],
-            });
+        let mut aps = [esp_at::AccessPoint::EMPTY; SCAN_MAX];
         let heard = match self.uplink.scan(&mut aps)$($await)* {
             Ok(n) => n,
             Err(e) => {
@@ -819,7 +814,7 @@ macro_rules! waiting_steps {
                 out.push_rom(rom!(b" offset=")).push_i32(raw);
             }
             Measure::Calibrate(Some(cg)) => {
-                let offset = draft.calibration.offset;
+                let offset = draft.calibration.offset();
                 let Ok(cal) = avia_hx711::Calibration::from_known_mass(offset, raw, cg) else {
                     return SetupReply::Err(rom!(
                         b"calibrate: no change since the tare (is the mass on the scale?)"

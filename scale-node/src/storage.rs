@@ -86,6 +86,7 @@ pub struct FlashSlot<F, const N: usize> {
 
 /// Error of [`FlashSlot`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SlotError<E> {
     /// The flash driver failed.
     Flash(E),

@@ -19,11 +19,12 @@
 //! byte means the peer is not a scale gateway ([`AckParser`] says so).
 
 use crate::fmt::LineBuf;
-use esp_at::rom::Rom;
+use esp_at::Rom;
 
 /// What a reading measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Kind {
     /// Net weight in grams (`Weight`).
     Weight,
@@ -81,6 +82,7 @@ pub struct Reading {
 /// Which form to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Format {
     /// The article's form only.
     Classic,
@@ -189,6 +191,7 @@ impl AckParser {
 /// How the node treats a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum StatusClass {
     /// `2xx`: the gateway has the reading.
     Delivered,

@@ -34,10 +34,7 @@ mod executor {
             Some(config(gw.addr().port(), Format::Extended)),
             Settings::default(),
             RamStorage::<{ scale_node::config::CONFIG_MAX }>::default(),
-            SimConfig {
-                join_delay,
-                ..SimConfig::default()
-            },
+            SimConfig::default().with_join_delay(join_delay),
         );
         let ticks: RefCell<Vec<Instant>> = RefCell::new(Vec::new());
         let stop = Cell::new(false);

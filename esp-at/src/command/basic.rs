@@ -20,6 +20,7 @@ pub enum FlowControl {
 /// Basic commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Basic {
     /// `AT`: test the link.
     At,

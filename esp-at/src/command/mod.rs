@@ -1,5 +1,5 @@
 //! AT commands, one module per chapter of Espressif's AT manual, all encoded through one
-//! non-generic path ([`encode`]) so that a firmware pays for command formatting once, however
+//! non-generic path (`encode_with`) so that a firmware pays for command formatting once, however
 //! many commands it uses.
 
 pub mod basic;
@@ -9,6 +9,16 @@ pub mod wifi;
 use crate::dialect::Capabilities;
 use crate::escape::{StrError, escaped_len, needs_escape};
 use crate::rom::Rom;
+
+// the encoding entry points and their sinks: public only for this repository's tests and fuzz
+// targets (feature `__internal`, no semver guarantee)
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
+pub mod sink;
+#[cfg(not(feature = "__internal"))]
+mod sink;
+#[allow(unused_imports)] // `encode` and `encode_to` serve the atat commands and the tests
+pub(crate) use sink::{Counter, Sink, SliceSink, encode, encode_to};
 
 pub use basic::Basic;
 pub use tcpip::TcpIp;
@@ -20,6 +30,7 @@ pub const MAX_COMMAND_LEN: usize = 256;
 /// Why a command could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CmdError {
     /// A string parameter is invalid.
     Param(StrError),
@@ -27,6 +38,8 @@ pub enum CmdError {
     TooLong,
     /// The firmware dialect has no such command.
     Unsupported,
+    /// A [`Command::Raw`] that does not start with `AT`.
+    NotAt,
 }
 
 impl From<StrError> for CmdError {
@@ -41,6 +54,7 @@ impl core::fmt::Display for CmdError {
             CmdError::Param(e) => write!(f, "invalid parameter: {e}"),
             CmdError::TooLong => f.write_str("command longer than 256 bytes"),
             CmdError::Unsupported => f.write_str("command not supported by this firmware"),
+            CmdError::NotAt => f.write_str("a raw command must start with AT"),
         }
     }
 }
@@ -48,8 +62,27 @@ impl core::fmt::Display for CmdError {
 impl core::error::Error for CmdError {}
 
 /// Any AT command.
+///
+/// [`Command::Raw`] sends one this crate does not wrap, through
+/// [`EspAt::command`](crate::EspAt::command):
+///
+/// ```
+/// use esp_at::sim::{SimConfig, SimModem, StdDelay};
+/// use esp_at::{Config, EspAt, command::Command, rom};
+///
+/// let modem = SimModem::new(SimConfig::default().with_network("home", "password1"));
+/// let mut esp = EspAt::new(modem, StdDelay, Config::default());
+/// esp.join("home", "password1")?;
+/// // the answer's first line that starts with the capture prefix (empty prefix: none)
+/// let line = esp.command(Command::Raw("AT+CIFSR"), rom!(b"+CIFSR:STAIP,"))?;
+/// assert_eq!(&line[..], b"+CIFSR:STAIP,\"192.168.1.50\"");
+/// // a line break inside would end the command early: refused before anything is sent
+/// assert!(esp.command(Command::Raw("AT\r\nAT+RST"), rom!(b"")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Command<'a> {
     /// Basic AT commands.
     Basic(Basic),
@@ -57,6 +90,10 @@ pub enum Command<'a> {
     Wifi(Wifi<'a>),
     /// TCP/IP AT commands.
     TcpIp(TcpIp<'a>),
+    /// Any other command, as written (`"AT+CWCOUNTRY?"`); the driver adds `\r\n`. It must
+    /// start with `AT` and hold no control character (CR or LF would end it early), and it is
+    /// sent as it is on every firmware: the dialect differences are the caller's.
+    Raw(&'a str),
 }
 
 impl From<Basic> for Command<'_> {
@@ -75,75 +112,6 @@ impl<'a> From<TcpIp<'a>> for Command<'a> {
     }
 }
 
-/// Where encoded command bytes go.
-pub trait Sink {
-    /// Append bytes.
-    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError>;
-}
-
-/// Counts bytes without storing them: validates and measures a command.
-#[derive(Debug, Default)]
-pub struct Counter(pub usize);
-
-impl Sink for Counter {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
-        self.0 += bytes.len();
-        Ok(())
-    }
-}
-
-/// A sink over a byte slice.
-#[derive(Debug)]
-pub struct SliceSink<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
-
-impl<'b> SliceSink<'b> {
-    /// Write into `buf` from its start.
-    pub fn new(buf: &'b mut [u8]) -> Self {
-        SliceSink { buf, len: 0 }
-    }
-    /// Bytes written.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    /// `true` when nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Sink for SliceSink<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), CmdError> {
-        let end = self.len + bytes.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(CmdError::TooLong)?
-            .copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Encode `cmd` for the firmware described by `caps` into `buf`, `\r\n` included. Returns the
-/// length.
-pub fn encode(cmd: &Command<'_>, caps: &Capabilities, buf: &mut [u8]) -> Result<usize, CmdError> {
-    let mut sink = SliceSink::new(buf);
-    encode_to(cmd, caps, &mut sink)
-}
-
-/// Encode `cmd` into any sink: the single, non-generic path from command to bytes. Checks
-/// every parameter and the 256-byte limit; to avoid sending half a command, encode into a
-/// [`Counter`] first.
-pub fn encode_to(
-    cmd: &Command<'_>,
-    caps: &Capabilities,
-    sink: &mut dyn Sink,
-) -> Result<usize, CmdError> {
-    encode_with(&|w, c| cmd.encode_into(w, c), caps, sink)
-}
-
 /// How the driver names a command: a closure that writes one command's text. Each call site
 /// builds its own from a constant [`Command`] ([`cmd!`]), so a firmware links the encoding of
 /// the commands it sends and not of every command in the manual (1.4 KB of AVR code).
@@ -159,7 +127,7 @@ macro_rules! cmd {
 }
 pub(crate) use cmd;
 
-/// [`encode_to`] for a [`Enc`]: the one path from command text to a sink.
+/// `encode_to` for a [`Enc`]: the one path from command text to a sink.
 #[inline(never)] // one copy: keeps small targets (AVR) small
 pub(crate) fn encode_with(
     enc: Enc<'_>,
@@ -193,12 +161,23 @@ impl Command<'_> {
             Command::Basic(c) => c.encode(w, caps),
             Command::Wifi(c) => c.encode(w, caps),
             Command::TcpIp(c) => c.encode(w, caps),
+            Command::Raw(text) => {
+                let bytes = text.as_bytes();
+                if !bytes.starts_with(b"AT") {
+                    return Err(CmdError::NotAt);
+                }
+                if bytes.iter().any(|b| b.is_ascii_control()) {
+                    return Err(CmdError::Param(StrError::ControlChar));
+                }
+                w.raw(bytes);
+                Ok(())
+            }
         }
     }
 }
 
 /// Appends command text to a sink. The first error sticks: later writes do nothing, and
-/// [`encode_to`] reports it. One check at the end instead of one per piece (a kilobyte of AVR
+/// the encoder reports it. One check at the end instead of one per piece (a kilobyte of AVR
 /// code).
 pub(crate) struct Writer<'s> {
     sink: &'s mut dyn Sink,

@@ -23,6 +23,7 @@ pub const HOST_MAX: usize = 64;
 /// TCP/IP commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum TcpIp<'a> {
     /// `AT+CIPMUX=<0|1>`: multiple links.
     Mux(bool),

@@ -4,6 +4,7 @@
 use super::{CmdError, Writer};
 use crate::dialect::Capabilities;
 use crate::escape::{check_password, check_ssid, check_text};
+use core::net::Ipv4Addr;
 
 /// `AT+CWMODE` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +34,10 @@ pub enum Encryption {
     WpaWpa2Psk = 4,
 }
 
-/// An IPv4 address as four octets.
-pub type Ipv4 = [u8; 4];
-
 /// Wi-Fi commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Wifi<'a> {
     /// `AT+CWMODE[_CUR]=<mode>`.
     SetMode(WifiMode),
@@ -79,20 +78,20 @@ pub enum Wifi<'a> {
     /// `AT+CIPSTA[_CUR]="<ip>","<gateway>","<netmask>"`: static station address.
     StationIp {
         /// Address.
-        ip: Ipv4,
+        ip: Ipv4Addr,
         /// Gateway.
-        gateway: Ipv4,
+        gateway: Ipv4Addr,
         /// Netmask.
-        netmask: Ipv4,
+        netmask: Ipv4Addr,
     },
     /// `AT+CIPAP[_CUR]="<ip>","<gateway>","<netmask>"`: SoftAP address.
     SoftApIp {
         /// Address.
-        ip: Ipv4,
+        ip: Ipv4Addr,
         /// Gateway.
-        gateway: Ipv4,
+        gateway: Ipv4Addr,
         /// Netmask.
-        netmask: Ipv4,
+        netmask: Ipv4Addr,
     },
     /// `AT+CWSTATE?` (2.1+), or `AT+CIPSTATUS` on older firmware.
     QueryState,
@@ -100,9 +99,9 @@ pub enum Wifi<'a> {
     AutoConnect(bool),
 }
 
-fn ip(w: &mut Writer<'_>, a: Ipv4) {
+fn ip(w: &mut Writer<'_>, a: Ipv4Addr) {
     w.byte(b'"');
-    for (i, o) in a.iter().enumerate() {
+    for (i, o) in a.octets().iter().enumerate() {
         if i > 0 {
             w.byte(b'.');
         }

@@ -133,10 +133,7 @@ async fn the_simulated_node_reaches_the_sink() {
             delay,
             avia_hx711::Config::new(avia_hx711::Rate::Sps80),
         );
-        let modem = SimModem::new(SimConfig {
-            network: Some(("net".into(), "password-1".into())),
-            ..SimConfig::default()
-        });
+        let modem = SimModem::new(SimConfig::default().with_network("net", "password-1"));
         let esp: esp_at::EspAt<_, _> =
             esp_at::EspAt::new(modem, StdDelay, esp_at::Config::default());
         let mut cfg = NodeConfig {

@@ -130,11 +130,11 @@ pub fn article_loop(gateway: SocketAddr, readings: u32) -> Result<f64, String> {
     hx.set_constant(OFFSET + COUNTS_PER_GRAM * 500);
     let (dout, sck, delay) = hx.pins();
     let mut scale = Hx711::new(dout, sck, delay, HxConfig::new(Rate::Sps10));
-    let modem = SimModem::new(SimConfig {
-        network: Some((SSID.into(), PASSWORD.into())),
-        baud: Some(115_200),
-        ..SimConfig::default()
-    });
+    let modem = SimModem::new(
+        SimConfig::default()
+            .with_network(SSID, PASSWORD)
+            .with_baud(Some(115_200)),
+    );
     let mut esp = EspAt::new(modem, StdDelay, esp_at::Config::default());
     esp.join(SSID, PASSWORD).map_err(|e| e.to_string())?;
     let start = Instant::now();

@@ -47,10 +47,8 @@ pub fn probe_report(from_firmware: &[u8]) -> Option<String> {
 pub fn run(args: &FilArgs) -> Result<bool, String> {
     let gw = ArticleGateway::start(args.port)
         .map_err(|e| format!("gateway on 127.0.0.1:{}: {e}", args.port))?;
-    let mut modem = SimModem::new(SimConfig {
-        network: Some((args.ssid.clone(), args.password.clone())),
-        ..SimConfig::default()
-    });
+    let mut modem =
+        SimModem::new(SimConfig::default().with_network(args.ssid.clone(), args.password.clone()));
     let handle = modem.handle();
     let sock = std::env::temp_dir().join(format!("fil-esp-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock);

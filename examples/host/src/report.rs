@@ -14,6 +14,7 @@ pub fn describe(kind: Kind) -> &'static str {
         Kind::Volume => "volume  ",
         Kind::LowStock => "LOW MILK",
         Kind::SensorFault => "SENSOR FAULT",
+        _ => "other   ",
     }
 }
 
@@ -23,7 +24,7 @@ pub fn unit(kind: Kind) -> &'static str {
         Kind::Weight => "g",
         Kind::Amount | Kind::LowStock => "%",
         Kind::Volume => "ml",
-        Kind::SensorFault => "",
+        Kind::SensorFault | _ => "",
     }
 }
 

@@ -195,21 +195,14 @@ pub fn build(o: &NodeOptions, gateway: SocketAddr, rate: Rate) -> Rig {
     hx.set_load(move |ns, mode| counts(on_scale.grams(ns as f64 / 1e9, every), mode));
     let (dout, sck, delay) = hx.pins();
     let sensor = Hx711::new(dout, sck, delay, HxConfig::new(rate));
-    let modem = SimModem::new(SimConfig {
-        network: Some((SSID.into(), PASSWORD.into())),
-        baud: Some(115_200),
-        join_delay: Duration::from_millis(300),
-        ..SimConfig::default()
-    });
-    let handle = modem.handle();
-    let esp = EspAt::new(
-        modem,
-        StdDelay,
-        esp_at::Config {
-            poll_us: 100,
-            ..esp_at::Config::default()
-        },
+    let modem = SimModem::new(
+        SimConfig::default()
+            .with_network(SSID, PASSWORD)
+            .with_baud(Some(115_200))
+            .with_join_delay(Duration::from_millis(300)),
     );
+    let handle = modem.handle();
+    let esp = EspAt::new(modem, StdDelay, esp_at::Config::default().with_poll_us(100));
     let node = Node::new(
         sensor,
         EspUplink::new(esp, false),

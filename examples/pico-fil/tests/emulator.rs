@@ -67,12 +67,12 @@ fn pico_firmware_in_the_emulator() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(15_059);
     let gw = ArticleGateway::start(port).expect("gateway port free");
-    let modem = SimModem::new(SimConfig {
-        network: Some(("fil-net".into(), "fil-password".into())),
-        // a join that takes its time, as a real one does: the heartbeat must not notice
-        join_delay: Duration::from_millis(1_500),
-        ..SimConfig::default()
-    });
+    let modem = SimModem::new(
+        SimConfig::default()
+            .with_network("fil-net", "fil-password")
+            // a join that takes its time, as a real one does: the heartbeat must not notice
+            .with_join_delay(Duration::from_millis(1_500)),
+    );
     let handle = modem.handle();
     let mut pico = Pico::start(&elf, modem).expect("the emulator starts");
     pico.set_code(code(25_000));

@@ -70,10 +70,7 @@ fn gateway(var: &str, default: u16) -> (ArticleGateway, u16) {
 
 /// The simulated ESP8266, in a world with the test network.
 fn modem() -> (SimModem, SimHandle) {
-    let modem = SimModem::new(SimConfig {
-        network: Some(("fil-net".into(), "fil-password".into())),
-        ..SimConfig::default()
-    });
+    let modem = SimModem::new(SimConfig::default().with_network("fil-net", "fil-password"));
     let handle = modem.handle();
     (modem, handle)
 }

@@ -147,17 +147,15 @@ pub fn rig_on<const Q: usize, St: embedded_storage::Storage>(
     hx.set_constant(grams_to_raw(25_000));
     let (d, s, delay) = hx.pins();
     let sensor = Hx711::new(d, s, delay, HxConfig::new(Rate::Sps80));
-    let sim = SimModem::new(SimConfig {
-        firmware: Version::new(2, 2, 0),
-        network: Some((SSID.into(), PASS.into())),
-        ..modem
-    });
+    let sim = SimModem::new(
+        modem
+            .with_firmware(Version::new(2, 2, 0))
+            .with_network(SSID, PASS),
+    );
     let modem = sim.handle();
-    let esp_cfg = esp_at::Config {
-        command_timeout_ms: 1_000,
-        busy_backoff_ms: 10,
-        ..esp_at::Config::default()
-    };
+    let esp_cfg = esp_at::Config::default()
+        .with_command_timeout_ms(1_000)
+        .with_busy_backoff_ms(10);
     let uplink = <crate::Mode as Loop>::uplink(sim, esp_cfg);
     let clock = SimTime {
         sim: hx.clone(),

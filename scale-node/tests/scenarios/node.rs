@@ -470,7 +470,7 @@ fn guided_calibration_in_setup_mode() {
     }));
     let stored = NodeConfig::from_bytes(&r.node.storage().bytes).unwrap();
     assert!(stored.calibrated, "a calibrated node does not tare at boot");
-    assert_eq!(stored.calibration.offset, 5_000);
+    assert_eq!(stored.calibration.offset(), 5_000);
 }
 
 /// A commit the storage refuses still runs, and the answer says it will not survive a reset.

@@ -30,9 +30,7 @@ fn main() -> ! {
     let ssid = option_env!("SCALE_SSID").unwrap_or("ssid");
     let pass = option_env!("SCALE_PASSWORD").unwrap_or("");
     let host = option_env!("SCALE_HOST").unwrap_or("127.0.0.1");
-    let port = option_env!("SCALE_PORT")
-        .and_then(|p| scale_node::fmt::parse_u32(p.as_bytes()))
-        .unwrap_or(5001) as u16;
+    let port = PORT;
     let ok = esp.join(ssid, pass).is_ok()
         && match esp.connect(esp_at::Transport::Tcp, host, port) {
             Ok(link) => esp.send(link, b"Weight:1.00,Scale.Arduino\r\n").is_ok(),
@@ -52,4 +50,23 @@ fn main() -> ! {
     loop {
         core::hint::spin_loop();
     }
+}
+
+/// The gateway's port: `SCALE_PORT` at build time (a bad value stops the build), else 5001.
+const PORT: u16 = match option_env!("SCALE_PORT") {
+    Some(p) => port(p.as_bytes()),
+    None => 5001,
+};
+
+const fn port(digits: &[u8]) -> u16 {
+    let mut v: u32 = 0;
+    let mut i = 0;
+    while i < digits.len() {
+        let d = digits[i];
+        assert!(d.is_ascii_digit() && v <= 6_553, "SCALE_PORT: a port, 1-65535");
+        v = v * 10 + (d - b'0') as u32;
+        i += 1;
+    }
+    assert!(v >= 1 && v <= 65_535, "SCALE_PORT: a port, 1-65535");
+    v as u16
 }
