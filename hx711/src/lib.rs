@@ -18,6 +18,8 @@ pub mod filter;
 pub mod math;
 #[cfg(not(feature = "__internal"))]
 mod math;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod mode;
 mod sample;
 #[cfg(feature = "sim")]
