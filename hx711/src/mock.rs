@@ -54,7 +54,11 @@ pub fn push_frame(dout: &mut Vec<Transaction>, sck: &mut Vec<Transaction>, code:
         sck.push(Transaction::set(State::High));
         sck.push(Transaction::set(State::Low));
         let high = i >= 24 || (bits >> (23 - i)) & 1 == 1;
-        dout.push(Transaction::get(if high { State::High } else { State::Low }));
+        dout.push(Transaction::get(if high {
+            State::High
+        } else {
+            State::Low
+        }));
     }
 }
 
@@ -82,12 +86,18 @@ mod tests {
         let (dout, sck) = (Pin::new(dout), Pin::new(sck));
         let mut config = Config::new(Rate::Sps80);
         config.protection = Protection::None;
-        (Hx711::new(dout.clone(), sck.clone(), NoopDelay::new(), config), dout, sck)
+        (
+            Hx711::new(dout.clone(), sck.clone(), NoopDelay::new(), config),
+            dout,
+            sck,
+        )
     }
 
     #[test]
     fn the_driver_reads_every_frame_back_in_every_mode() {
-        let codes = [0, 1, -1, 0x7f_ffff, -0x80_0000, 0x12_3456, -0x12_3456, 0x55_5555];
+        let codes = [
+            0, 1, -1, 0x7f_ffff, -0x80_0000, 0x12_3456, -0x12_3456, 0x55_5555,
+        ];
         for next in [Mode::A128, Mode::B32, Mode::A64] {
             let (mut dout, mut sck) = (Vec::new(), Vec::new());
             for &c in &codes {

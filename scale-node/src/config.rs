@@ -54,7 +54,7 @@ const CAL_ENTRY: u8 = 14;
 /// ```
 // In declaration order (`repr(C)`), numbers first and strings last: an AVR reaches the first 64
 // bytes of a structure with one instruction and pays three more beyond them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[repr(C)]
 pub struct NodeConfig {
     /// Gateway TCP port (the article's gateway listens on 5001).
@@ -85,6 +85,34 @@ pub struct NodeConfig {
     pub password: String<64>,
     /// Gateway host name or address.
     pub host: String<64>,
+}
+
+/// Every field but the Wi-Fi password, which shows as `<set>` or `<empty>`: a configuration in a
+/// log or a panic message gives the network away to nobody.
+impl core::fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let password = if self.password.is_empty() {
+            "<empty>"
+        } else {
+            "<set>"
+        };
+        let mut d = f.debug_struct("NodeConfig");
+        d.field("port", &self.port)
+            .field("interval_ms", &self.interval_ms)
+            .field("samples", &self.samples)
+            .field("calibrated", &self.calibrated)
+            .field("format", &self.format)
+            .field("calibration", &self.calibration)
+            .field("container_cg", &self.container_cg)
+            .field("full_cg", &self.full_cg)
+            .field("low_centipct", &self.low_centipct)
+            .field("full_ml", &self.full_ml)
+            .field("ssid", &self.ssid)
+            .field("sensor_id", &self.sensor_id)
+            .field("password", &format_args!("{password}"))
+            .field("host", &self.host)
+            .finish()
+    }
 }
 
 impl Default for NodeConfig {

@@ -244,6 +244,25 @@ pub struct Node<S, U: UplinkStatus, C, L, St, const Q: usize = 16> {
     uplink: U,
 }
 
+/// What the node is doing, without its parts (the pins, the UART, the storage need no `Debug`)
+/// and without the configuration's password.
+impl<S, U: UplinkStatus, C, L, St, const Q: usize> core::fmt::Debug for Node<S, U, C, L, St, Q> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Node")
+            .field("state", &self.state)
+            .field("boot_id", &self.boot)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight)
+            .field("stats", &self.stats)
+            .field("last_error", &self.last_error)
+            .field(
+                "sensor_id",
+                &self.config.as_ref().map(|c| c.sensor_id.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S, U, C, L, St, const Q: usize> Node<S, U, C, L, St, Q>
 where
     S: Sensor,

@@ -613,3 +613,72 @@ fn settings_from_program_memory() {
         Some(b"scale-node".to_vec())
     );
 }
+
+/// A configuration in a log does not give the Wi-Fi password away; the rest is there.
+#[test]
+fn debug_output_hides_the_password() {
+    let mut cfg = scale_node::NodeConfig::default();
+    cfg.set(b"ssid", b"kitchen").unwrap();
+    cfg.set(b"password", b"hunter2-and-more").unwrap();
+    let shown = format!("{cfg:?}");
+    assert!(shown.contains("kitchen"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("password: <set>"), "{shown}");
+    assert!(format!("{:?}", scale_node::NodeConfig::default()).contains("password: <empty>"));
+}
+
+/// `Node` is `Debug` whatever its parts are: its state and counters, not the password.
+#[test]
+fn a_node_is_debug_without_asking_it_of_its_parts() {
+    struct Quiet; // a part with no Debug of its own
+    impl embedded_hal::digital::ErrorType for Quiet {
+        type Error = core::convert::Infallible;
+    }
+    impl embedded_hal::digital::OutputPin for Quiet {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    let hx = avia_hx711::sim::Hx711Sim::new(avia_hx711::Rate::Sps80);
+    let (d, s, delay) = hx.pins();
+    let sensor = avia_hx711::Hx711::new(
+        d,
+        s,
+        delay,
+        avia_hx711::Config::new(avia_hx711::Rate::Sps80),
+    );
+    let modem = esp_at::sim::SimModem::new(esp_at::sim::SimConfig::default());
+    let uplink = scale_node::EspUplink::new(
+        esp_at::EspAt::new(modem, esp_at::sim::StdDelay, esp_at::Config::default()),
+        false,
+    );
+    struct Zero;
+    impl scale_node::Clock for Zero {
+        fn now_ms(&mut self) -> u32 {
+            0
+        }
+    }
+    let mut cfg = scale_node::NodeConfig::default();
+    cfg.set(b"password", b"hunter2-and-more").unwrap();
+    cfg.set(b"sensor", b"Scale.Debug").unwrap();
+    let node: scale_node::Node<_, _, _, _, _, 4> = scale_node::Node::new(
+        sensor,
+        uplink,
+        Zero,
+        Quiet,
+        scale_node::NoStorage,
+        scale_node::Settings::default(),
+        Some(cfg),
+        false,
+    );
+    let shown = format!("{node:?}");
+    assert!(shown.starts_with("Node {"), "{shown}");
+    assert!(
+        shown.contains("state: Boot") && shown.contains("queued: 0"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
