@@ -33,6 +33,7 @@ use core::net::Ipv4Addr;
 /// let mut esp = EspAt::new(modem, StdDelay, Config::default());
 /// let gateway = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// let port = gateway.local_addr()?.port();
+/// // any executor; here embassy-futures' `block_on` (a dev-dependency: embassy-futures = "0.1")
 /// embassy_futures::block_on(async {
 ///     esp.join("home", "password1").await?;
 ///     let link = esp.connect(Transport::Tcp, "127.0.0.1", port).await?;

@@ -298,8 +298,9 @@ macro_rules! operations {
         }
 
         /// Bring the module into the state the driver relies on: echo off, firmware version read,
-        /// nothing stored in flash (2.x), several links, passive receive. Also called
-        /// automatically after the module rebooted.
+        /// nothing stored in flash (2.x), several links, passive receive. Called automatically
+        /// before the first operation and after the module rebooted; call it yourself to get
+        /// the firmware version, or a typed error for firmware the driver cannot use, early.
         pub $($async_kw)? fn init(&mut self) -> Result<Version, Error<T::Error>> {
             // drain boot noise, then make sure the module listens
             let _ = self.listen(0) $($aw)*;

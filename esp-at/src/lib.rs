@@ -56,7 +56,13 @@ pub use crate::error::{Error, JoinError};
 pub use crate::rom::Rom;
 pub use crate::scan::AccessPoint;
 pub use blocking::EspAt;
+/// The `embedded-hal-async` release of the async driver's delay bound (feature `async`).
+#[cfg(feature = "async")]
+pub use embedded_hal_async;
 /// The `embedded-io` release of the blocking driver's UART bounds and error type.
 pub use embedded_io;
+/// The `embedded-io-async` release of the async driver's UART bounds (feature `async`).
+#[cfg(feature = "async")]
+pub use embedded_io_async;
 /// The `heapless` release of [`EspAt::command`]'s answer.
 pub use heapless;

@@ -185,7 +185,8 @@ where
         self.dout.is_low().map_err(Error::Input)
     }
 
-    /// Non-blocking read: `WouldBlock` while `DOUT` is high, otherwise one frame.
+    /// Non-blocking read, returning an `nb::Result` (the crate re-exports `nb`):
+    /// `Err(nb::Error::WouldBlock)` while `DOUT` is high, otherwise one frame.
     ///
     /// Returns every sample, settled or not (see [`Sample::settled`]); the settle policy
     /// applies to [`read`](Self::read) only.

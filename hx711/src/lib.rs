@@ -28,6 +28,10 @@ pub mod sim;
 pub use calibration::{Calibration, CalibrationError, ChannelCalibration};
 pub use config::{Config, Protection, Rate, Revision, SettlePolicy, Timing, TimingError};
 pub use driver::{Clock, Hx711, NoClock};
+/// The `embedded-hal-async` release of the async reads' `Wait` and `DelayNs` bounds (feature
+/// `async`).
+#[cfg(feature = "async")]
+pub use embedded_hal_async;
 pub use error::Error;
 pub use mode::{Channel, Gain, Mode};
 /// The `nb` crate of [`Hx711::try_read`]'s result.

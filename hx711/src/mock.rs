@@ -16,7 +16,7 @@
 //! let mut config = Config::new(Rate::Sps80);
 //! config.protection = Protection::None; // or a critical-section implementation for tests
 //! let mut hx = Hx711::new(dout.clone(), sck.clone(), NoopDelay::new(), config);
-//! assert!(matches!(hx.try_read(), Err(nb::Error::WouldBlock)));
+//! assert!(matches!(hx.try_read(), Err(avia_hx711::nb::Error::WouldBlock)));
 //! assert_eq!(hx.try_read().map(|s| s.raw), Ok(-1234));
 //! drop(hx);
 //! dout.done(); // every expected transaction happened

@@ -19,8 +19,9 @@ pub trait Clock {
 pub trait Sensor {
     /// The sensor's error.
     type Error: core::fmt::Debug;
-    /// A sample if one is ready (`WouldBlock` otherwise). `Ok(None)`: a sample was read but is
-    /// not valid yet (settling); `Ok(Some((raw, saturated)))` otherwise.
+    /// A sample if one is ready, as an `nb::Result` (`Err(nb::Error::WouldBlock)` otherwise).
+    /// `Ok(None)`: a sample was read but is not valid yet (settling); `Ok(Some((raw,
+    /// saturated)))` otherwise.
     fn sample(&mut self) -> nb::Result<Option<(i32, bool)>, Self::Error>;
     /// Wait (bounded) for one valid sample (used for tare at boot).
     fn sample_blocking(&mut self) -> Result<(i32, bool), Self::Error>;
@@ -90,11 +91,14 @@ pub trait SensorWait: Sensor {
 }
 
 #[cfg(feature = "async")]
+use embedded_hal_async::delay::DelayNs as AsyncDelayNs;
+
+#[cfg(feature = "async")]
 impl<DOUT, SCK, D, C> SensorWait for avia_hx711::Hx711<DOUT, SCK, D, C>
 where
     DOUT: InputPin + embedded_hal_async::digital::Wait,
     SCK: OutputPin,
-    D: DelayNs + embedded_hal_async::delay::DelayNs,
+    D: DelayNs + AsyncDelayNs,
     C: avia_hx711::Clock,
     DOUT::Error: core::fmt::Debug,
     SCK::Error: core::fmt::Debug,

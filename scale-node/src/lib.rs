@@ -10,8 +10,15 @@ pub use avia_hx711;
 /// memory on AVR; `esp_at::rom!` makes one for [`NodeConfig::set_rom`]).
 #[macro_use]
 pub extern crate esp_at;
+/// The `embedded-hal-async` release of [`Node::run`]'s delay and [`SensorWait`]'s bounds
+/// (feature `async`).
+#[cfg(feature = "async")]
+pub use embedded_hal_async;
 /// The `embedded-io` release of the UART bounds of [`EspUplink`].
 pub use embedded_io;
+/// The `embedded-io-async` release of [`AsyncEspUplink`]'s UART bounds (feature `async`).
+#[cfg(feature = "async")]
+pub use embedded_io_async;
 /// The `heapless` release of [`NodeConfig`]'s strings.
 pub use heapless;
 /// The `nb` release of [`Sensor::sample`].

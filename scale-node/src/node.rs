@@ -274,6 +274,10 @@ where
     /// A node. `initial` is used when the storage holds no configuration (e.g. from build-time
     /// environment variables); with neither, or with `force_setup` (a setup button held at
     /// boot), the node starts in setup mode.
+    ///
+    /// The queue's capacity is the type's last parameter, named where the node is declared
+    /// (a const generic's default is not inferred): `let node: Node<_, _, _, _, _, 16> =
+    /// Node::new(...)`.
     #[allow(clippy::too_many_arguments)] // each is a separate resource the node owns
     // inlined: the node is built where it will live, not copied there from the arguments
     pub fn new(

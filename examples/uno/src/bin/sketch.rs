@@ -24,7 +24,7 @@ use panic_halt as _;
 use scale_node::fmt::LineBuf;
 use scale_node::led::{BlinkCode, Blinker};
 use scale_node::telemetry::{Kind, MAX_LINE, Prng, Reading, format_line};
-use scale_node::{Clock, EspUplink, NodeConfig, Uplink, reached};
+use scale_node::{Clock, EspUplink, NodeConfig, Uplink, UplinkStatus, reached};
 
 use scale_node_uno::board::{self, Delay, Millis, PortB, PortD, Serial};
 
