@@ -142,11 +142,13 @@ pub enum RemoteInfo {
 ///
 /// `(Event::None, 0)` means "need more bytes". If the caller's buffer is full and this
 /// still returns `(Event::None, 0)`, call [`parse_full`] to discard.
+#[cfg_attr(not(feature = "__internal"), allow(dead_code))] // the tests and the fuzz targets
 pub fn parse(buf: &[u8]) -> (Event<'_>, usize) {
     parse_with(buf, RemoteInfo::Unknown)
 }
 
 /// [`parse`], told whether `+CIPRECVDATA` carries the sender's address.
+#[cfg_attr(not(feature = "__internal"), allow(dead_code))] // the tests and the fuzz targets
 pub fn parse_with(buf: &[u8], info: RemoteInfo) -> (Event<'_>, usize) {
     parse_at(buf, info, &mut (0, 0))
 }

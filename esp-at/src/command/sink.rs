@@ -58,6 +58,7 @@ impl Sink for SliceSink<'_> {
 
 /// Encode `cmd` for the firmware described by `caps` into `buf`, `\r\n` included. Returns the
 /// length.
+#[cfg_attr(not(any(feature = "atat", feature = "__internal")), allow(dead_code))] // atat, tests
 pub fn encode(cmd: &Command<'_>, caps: &Capabilities, buf: &mut [u8]) -> Result<usize, CmdError> {
     let mut sink = SliceSink::new(buf);
     encode_to(cmd, caps, &mut sink)
@@ -66,6 +67,7 @@ pub fn encode(cmd: &Command<'_>, caps: &Capabilities, buf: &mut [u8]) -> Result<
 /// Encode `cmd` into any sink: the single, non-generic path from command to bytes. Checks
 /// every parameter and the 256-byte limit; to avoid sending half a command, encode into a
 /// [`Counter`] first.
+#[cfg_attr(not(any(feature = "atat", feature = "__internal")), allow(dead_code))] // atat, tests
 pub fn encode_to(
     cmd: &Command<'_>,
     caps: &Capabilities,
