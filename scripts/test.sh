@@ -38,5 +38,9 @@ CARGO_TARGET_DIR=target/avr RUSTFLAGS="-C target-cpu=atmega328p" \
 step "board firmware"
 bash scripts/boards.sh
 step "publish dry-run: the three crates as one workspace publish (each verified against the others as packaged)"
+# cargo unpacks the siblings it verifies against into $CARGO_HOME/registry/src/-<hash>/ (its
+# local overlay registry) and reuses an unpacked copy of the same version from an earlier run:
+# remove ours, so the packages of this tree are the ones verified
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/{avia-hx711,esp-at,scale-node}-[0-9]*
 cargo publish --workspace --dry-run --allow-dirty
 step "all green"
