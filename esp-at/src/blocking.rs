@@ -56,20 +56,7 @@ pub struct EspAt<T, D, P = NoPin, const RX: usize = 256> {
     core: Core<RX>,
 }
 
-/// The driver's state (configuration, capabilities, Wi-Fi state, counters); the UART, the delay
-/// and the reset pin are left out, so no `Debug` bound is asked of them.
-impl<T, D, P, const RX: usize> core::fmt::Debug for EspAt<T, D, P, RX> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EspAt")
-            .field("config", &self.config)
-            .field("capabilities", &self.core.caps)
-            .field("wifi", &self.core.wifi)
-            .field("stats", &self.core.stats)
-            .field("needs_init", &self.core.needs_init)
-            .field("rx_buffer", &RX)
-            .finish_non_exhaustive()
-    }
-}
+crate::client::driver_debug!();
 
 struct UartSink<'a, T: Write> {
     io: &'a mut T,

@@ -267,6 +267,27 @@ macro_rules! accessors {
 }
 pub(crate) use accessors;
 
+/// `Debug` for either front end: the driver's state (configuration, capabilities, Wi-Fi state,
+/// counters); the UART, the delay and the reset pin are left out, so no `Debug` bound is asked
+/// of them.
+macro_rules! driver_debug {
+    () => {
+        impl<T, D, P, const RX: usize> core::fmt::Debug for EspAt<T, D, P, RX> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct("EspAt")
+                    .field("config", &self.config)
+                    .field("capabilities", &self.core.caps)
+                    .field("wifi", &self.core.wifi)
+                    .field("stats", &self.core.stats)
+                    .field("needs_init", &self.core.needs_init)
+                    .field("rx_buffer", &RX)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use driver_debug;
+
 /// Operations shared by both front ends. `$aw` is `.await` for the async one, nothing for the
 /// blocking one.
 macro_rules! operations {

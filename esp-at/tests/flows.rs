@@ -316,7 +316,9 @@ fn silent_modem_times_out() {
     let mut esp = EspAt::new(sim, StdDelay, Config::default().with_command_timeout_ms(50));
     let t = std::time::Instant::now();
     assert_eq!(esp.init(), Err(Error::Timeout));
-    assert!(t.elapsed() < Duration::from_secs(2));
+    // it gives up instead of hanging: its retries take well under a second; the bound leaves
+    // room for a loaded machine, where every sleep of the delay overshoots
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
 #[test]

@@ -501,12 +501,7 @@ impl Doc<'_> {
                 let name = p["name"].as_str().unwrap_or("_");
                 let k = &p["kind"];
                 if let Some(l) = k.get("lifetime") {
-                    let o: Vec<&str> = l["outlives"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect();
+                    let o = outlives(l);
                     Some(if o.is_empty() {
                         name.to_string()
                     } else {
@@ -552,12 +547,7 @@ impl Doc<'_> {
                 if let Some(b) = p.get("bound_predicate") {
                     format!("{}: {}", self.ty(&b["type"]), self.bounds(&b["bounds"]))
                 } else if let Some(l) = p.get("lifetime_predicate") {
-                    let o: Vec<&str> = l["outlives"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect();
+                    let o = outlives(l);
                     format!(
                         "{}: {}",
                         l["lifetime"].as_str().unwrap_or("'_"),
@@ -835,4 +825,14 @@ mod tests {
         d["format_version"] = Value::from(FORMAT_VERSION + 1);
         assert!(listing(&d).unwrap_err().contains("format"));
     }
+}
+
+/// The lifetimes a generic lifetime or a lifetime predicate outlives.
+fn outlives(l: &Value) -> Vec<&str> {
+    l["outlives"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
