@@ -757,6 +757,16 @@ impl Doc<'_> {
     }
 }
 
+/// The lifetimes a generic lifetime or a lifetime predicate outlives.
+fn outlives(l: &Value) -> Vec<&str> {
+    l["outlives"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -825,14 +835,4 @@ mod tests {
         d["format_version"] = Value::from(FORMAT_VERSION + 1);
         assert!(listing(&d).unwrap_err().contains("format"));
     }
-}
-
-/// The lifetimes a generic lifetime or a lifetime predicate outlives.
-fn outlives(l: &Value) -> Vec<&str> {
-    l["outlives"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
 }
