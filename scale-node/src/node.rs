@@ -720,10 +720,41 @@ where
 macro_rules! waiting_steps {
     (
         $($async_kw:ident)?; [$($await:tt)*];
+        $(#[$entry_doc:meta])* $entry:ident, $sample_settled:ident;
         $boot:ident, $tare_if_needed:ident, $settled_raw:ident, $setup_command:ident,
         $scan_command:ident, $measuring_command:ident, $setup_step:ident, $failed:ident,
         $link:ident, $stream:ident, $hang_up:ident
     ) => {
+    $(#[$entry_doc])*
+    pub $($async_kw)? fn $entry(&mut self) {
+        let now = self.clock.now_ms();
+        self.led.update(now);
+        match self.state {
+            State::Boot => self.$boot(now)$($await)*,
+            State::Setup => self.$setup_step(now)$($await)*,
+            _ => {
+                self.measure(now);
+                self.$link(now)$($await)*;
+            }
+        }
+    }
+
+    /// The median of five settled, unsaturated samples (bounded by the sensor's deadlines);
+    /// `None` when the sensor gives none.
+    #[inline(never)] // one copy: keeps small targets (AVR) small
+    $($async_kw)? fn $settled_raw(&mut self) -> Option<i32> {
+        // in the node's own window: this runs at boot and in setup mode, where no reading is
+        // being collected (a reading under way starts over)
+        self.collecting = false;
+        self.window.clear();
+        for _ in 0..5 {
+            if let Ok((raw, false)) = self.sensor.$sample_settled()$($await)* {
+                self.window.push(raw);
+            }
+        }
+        self.window.estimate(Estimator::Median)
+    }
+
     #[inline(never)] // one copy: keeps small targets (AVR) small
     $($async_kw)? fn $boot(&mut self, now: u32) {
         // for a boot id to derive, and the jitter: the clock first, the samples next
@@ -1162,42 +1193,14 @@ where
     L: OutputPin,
     St: Storage,
 {
-    /// Do one bounded step of work: at most one sample, one uplink operation and the
-    /// bookkeeping around them. Each uplink operation has its own deadline (see esp-at's
-    /// `Config`), so `poll` never blocks longer than the longest of them. The loop for
-    /// bare-metal firmware (AVR, a `loop {}` in `main`); on an async executor use
-    /// [`step`](Self::step) or [`run`](Self::run), which never block it.
-    pub fn poll(&mut self) {
-        let now = self.clock.now_ms();
-        self.led.update(now);
-        match self.state {
-            State::Boot => self.boot(now),
-            State::Setup => self.setup_step(now),
-            _ => {
-                self.measure(now);
-                self.link(now);
-            }
-        }
-    }
-
-    /// The median of five settled, unsaturated samples (blocking, bounded by the sensor's
-    /// deadlines); `None` when the sensor gives none.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    fn settled_raw(&mut self) -> Option<i32> {
-        // in the node's own window: this runs at boot and in setup mode, where no reading is
-        // being collected (a reading under way starts over)
-        self.collecting = false;
-        self.window.clear();
-        for _ in 0..5 {
-            if let Ok((raw, false)) = self.sensor.sample_blocking() {
-                self.window.push(raw);
-            }
-        }
-        self.window.estimate(Estimator::Median)
-    }
-
     waiting_steps!(
         ; [];
+        /// Do one bounded step of work: at most one sample, one uplink operation and the
+        /// bookkeeping around them. Each uplink operation has its own deadline (see esp-at's
+        /// `Config`), so `poll` never blocks longer than the longest of them. The loop for
+        /// bare-metal firmware (AVR, a `loop {}` in `main`); on an async executor use
+        /// [`step`](Self::step) or [`run`](Self::run), which never block it.
+        poll, sample_blocking;
         boot, tare_if_needed, settled_raw, setup_command, scan_command, measuring_command,
         setup_step, failed, link, stream, hang_up
     );
@@ -1212,22 +1215,6 @@ where
     L: OutputPin,
     St: Storage,
 {
-    /// [`poll`](Self::poll), awaited: the same step of work, where every wait for the modem
-    /// (join, connect, `SEND OK`, a status from the gateway) and for a settled sample (tare,
-    /// setup mode's measurements) is an `.await`, so other tasks run meanwhile.
-    pub async fn step(&mut self) {
-        let now = self.clock.now_ms();
-        self.led.update(now);
-        match self.state {
-            State::Boot => self.boot_async(now).await,
-            State::Setup => self.setup_step_async(now).await,
-            _ => {
-                self.measure(now);
-                self.link_async(now).await;
-            }
-        }
-    }
-
     /// Run forever: [`step`](Self::step), then, while a reading is being collected, await the
     /// sensor (for the HX711: `DOUT` through `embedded_hal_async::digital::Wait`), and sleep
     /// `idle_ms` on the async delay otherwise. Never blocks the executor on the modem.
@@ -1249,24 +1236,12 @@ where
         }
     }
 
-    /// The median of five settled, unsaturated samples (awaited, bounded by the sensor's
-    /// deadlines); `None` when the sensor gives none.
-    #[inline(never)] // one copy: keeps small targets (AVR) small
-    async fn settled_raw_async(&mut self) -> Option<i32> {
-        // in the node's own window: this runs at boot and in setup mode, where no reading is
-        // being collected (a reading under way starts over)
-        self.collecting = false;
-        self.window.clear();
-        for _ in 0..5 {
-            if let Ok((raw, false)) = self.sensor.sample_settled().await {
-                self.window.push(raw);
-            }
-        }
-        self.window.estimate(Estimator::Median)
-    }
-
     waiting_steps!(
         async; [.await];
+        /// [`poll`](Self::poll), awaited: the same step of work, where every wait for the modem
+        /// (join, connect, `SEND OK`, a status from the gateway) and for a settled sample (tare,
+        /// setup mode's measurements) is an `.await`, so other tasks run meanwhile.
+        step, sample_settled;
         boot_async, tare_if_needed_async, settled_raw_async, setup_command_async,
         scan_command_async, measuring_command_async, setup_step_async, failed_async,
         link_async, stream_async, hang_up_async
